@@ -1,0 +1,59 @@
+# Two commands do all the set-up: `make run` (execute the series) and `make test` (every test).
+# Both create the virtual environment they need in .venv on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+EXECUTED := build/executed
+
+# Cache numba's compiled code (UMAP) inside the project so only the first run pays for it.
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+# The offline default never needs the network; keep pip quiet about the local wheel folders.
+PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
+
+.PHONY: install run test lint unit nbval lab bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@echo "Creating $(VENV) (first run only; torch is large, this takes a few minutes)"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location"; test "$${PIPESTATUS[0]}" -eq 0
+	$(BIN)/python -c "import helpers, torch, umap, nbval; print('environment ready: torch', torch.__version__)"
+	touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p $(EXECUTED)
+	@for nb in notebooks/[0-9]*.ipynb; do \
+		echo "== $$nb"; start=$$(date +%s); \
+		$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
+			--output-dir $(EXECUTED) "$$nb" --log-level=WARN || exit 1; \
+		echo "   done in $$(( $$(date +%s) - start )) s -> $(EXECUTED)/$$(basename $$nb)"; \
+	done
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests bench data notebooks
+	$(BIN)/ruff format --check helpers tests bench data notebooks
+
+unit: $(STAMP)
+	$(BIN)/pytest tests
+
+nbval: $(STAMP)
+	$(BIN)/pytest --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks
+
+test: lint $(STAMP)
+	$(BIN)/pytest tests notebooks --nbval --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_pipeline.py
+
+clean:
+	rm -rf $(EXECUTED) notebooks/checkpoints .pytest_cache
