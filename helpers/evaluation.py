@@ -1,0 +1,209 @@
+"""How good is an embedding? Nearest-neighbour accuracy, recall@k, similarity distributions.
+
+Every metric here reads embeddings (N, dim) and digit labels. `embed` makes them from a model the
+right way: eval mode, no gradients, in batches, BatchNorm statistics left alone.
+
+Taught in 05_embedding_space (and used by `fit` for the validation 1-NN accuracy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score, silhouette_score
+from sklearn.neighbors import KNeighborsClassifier
+from torch import nn
+
+from helpers.data import Digits, to_network_input
+from helpers.pairs import draw_pairs
+
+
+def _as_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 digits become network input; float batches (N, 1, 28, 28) pass as they are."""
+    if images.dtype == torch.uint8:
+        return to_network_input(images)
+    if images.ndim != 4:
+        raise ValueError(
+            "embed expects uint8 digits (N, 28, 28) or float network input (N, 1, 28, 28), "
+            f"got {images.dtype} {tuple(images.shape)}."
+        )
+    return images
+
+
+def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Embeddings (N, dim) on the CPU: eval mode, no gradients, batched; the mode is restored after.
+
+    Taught in 05_embedding_space. Eval mode turns dropout off and makes BatchNorm use (not update)
+    its running statistics; the source material's loop ran in train mode and lost 10 points of
+    1-NN accuracy. The images may live on any device; they move to the model's device per batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = _as_input(images[start : start + batch_size].to(device))  # (B, 1, 28, 28)
+                outputs.append(model(batch).float().cpu())  # (B, dim)
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("embed was given no images.")
+    return torch.cat(outputs)  # (N, dim)
+
+
+def _numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _flat(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    array = _numpy(images)
+    return array.reshape(len(array), -1).astype(np.float32)
+
+
+def knn_accuracy(
+    gallery: torch.Tensor | np.ndarray,
+    gallery_labels: torch.Tensor | np.ndarray,
+    queries: torch.Tensor | np.ndarray,
+    query_labels: torch.Tensor | np.ndarray,
+    *,
+    k: int = 1,
+) -> float:
+    """Share of queries whose k nearest gallery items (cosine) vote for the right digit.
+
+    Taught in 05_embedding_space. Gallery: training embeddings; queries: validation embeddings.
+    Images (N, 28, 28) work too: they are flattened to pixel vectors.
+    """
+    classifier = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
+    classifier.fit(_flat(gallery), _numpy(gallery_labels))
+    return float(classifier.score(_flat(queries), _numpy(query_labels)))
+
+
+def recall_at_k(
+    embeddings: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    ks: tuple[int, ...] = (1, 5, 10),
+) -> dict[str, float]:
+    """Recall@k within one set: share of items with a same-digit item among their k nearest others.
+
+    Taught in 05_embedding_space. Leave-one-out: an item is never its own neighbour.
+    """
+    z = F.normalize(torch.as_tensor(_flat(embeddings)), dim=1)  # (N, dim)
+    y = torch.as_tensor(_numpy(labels))
+    similarity = z @ z.T  # (N, N)
+    similarity.fill_diagonal_(float("-inf"))
+    nearest = similarity.topk(max(ks), dim=1).indices  # (N, max_k)
+    hit = y[nearest] == y[:, None]  # (N, max_k)
+    return {f"recall@{k}": float(hit[:, :k].any(dim=1).float().mean()) for k in ks}
+
+
+def pair_similarities(
+    embeddings: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    num_pairs: int = 5000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarities of random same-digit pairs and of different-digit pairs.
+
+    Taught in 05_embedding_space: two histograms that should barely overlap after training.
+    """
+    z = F.normalize(torch.as_tensor(_flat(embeddings)), dim=1)  # (N, dim)
+    y = torch.as_tensor(_numpy(labels)).long()
+    generator = torch.Generator().manual_seed(seed)
+    pairs = draw_pairs(y, generator=generator, num_pairs=num_pairs)
+    similarity = (z[pairs.anchor] * z[pairs.partner]).sum(dim=1)  # (num_pairs,)
+    same = pairs.target.bool()
+    return similarity[same].numpy(), similarity[~same].numpy()
+
+
+def same_digit_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """ROC AUC of answering "same digit?" by thresholding the cosine similarity (1.0 is perfect)."""
+    scores = np.concatenate([positive, negative])
+    truth = np.concatenate([np.ones(len(positive)), np.zeros(len(negative))])
+    return float(roc_auc_score(truth, scores))
+
+
+def silhouette(
+    embeddings: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    sample_size: int | None = 2000,
+    seed: int = 0,
+) -> float:
+    """Silhouette score with cosine distance: near 1 tight separate digit clusters, near 0 mixed."""
+    array = _flat(embeddings)
+    size = None if sample_size is None or sample_size >= len(array) else sample_size
+    return float(
+        silhouette_score(
+            array, _numpy(labels), metric="cosine", sample_size=size, random_state=seed
+        )
+    )
+
+
+def evaluate_embeddings(
+    train_embeddings: torch.Tensor | np.ndarray,
+    train_labels: torch.Tensor | np.ndarray,
+    val_embeddings: torch.Tensor | np.ndarray,
+    val_labels: torch.Tensor | np.ndarray,
+) -> dict[str, float]:
+    """Every metric of this module for one embedding, as a dict (rounded to 4 places).
+
+    Taught in 05_embedding_space. k-NN: validation queries against the training gallery; the
+    other metrics are computed on the validation set.
+    """
+    positive, negative = pair_similarities(val_embeddings, val_labels)
+    metrics = {
+        "val_1nn": knn_accuracy(train_embeddings, train_labels, val_embeddings, val_labels, k=1),
+        "val_5nn": knn_accuracy(train_embeddings, train_labels, val_embeddings, val_labels, k=5),
+        **recall_at_k(val_embeddings, val_labels, ks=(1, 5)),
+        "same_digit_auc": same_digit_auc(positive, negative),
+        "silhouette": silhouette(val_embeddings, val_labels),
+    }
+    return {name: round(value, 4) for name, value in metrics.items()}
+
+
+def evaluate_model(model: nn.Module, digits: Digits) -> dict[str, float]:
+    """`evaluate_embeddings` for a model: embeds training and validation digits (eval mode)."""
+    return evaluate_embeddings(
+        embed(model, digits.train_images),
+        digits.train_labels,
+        embed(model, digits.val_images),
+        digits.val_labels,
+    )
+
+
+def validation_1nn(model: nn.Module, digits: Digits) -> float:
+    """Validation 1-NN accuracy (cosine) with the training digits as gallery: `fit`'s metric."""
+    return knn_accuracy(
+        embed(model, digits.train_images),
+        digits.train_labels,
+        embed(model, digits.val_images),
+        digits.val_labels,
+    )
+
+
+def reference_table(
+    digits: Digits, *, untrained_model: nn.Module, trained_model: nn.Module | None = None
+) -> pd.DataFrame:
+    """The same metrics for raw pixels, an untrained network and (optionally) a trained one.
+
+    Taught in 05_embedding_space: how much did training buy over doing nothing at all?
+    """
+    rows = {
+        "raw pixels": evaluate_embeddings(
+            digits.train_images, digits.train_labels, digits.val_images, digits.val_labels
+        ),
+        "untrained network": evaluate_model(untrained_model, digits),
+    }
+    if trained_model is not None:
+        rows["trained network"] = evaluate_model(trained_model, digits)
+    return pd.DataFrame.from_dict(rows, orient="index")

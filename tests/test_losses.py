@@ -1,0 +1,111 @@
+"""Each loss against a naive loop over its equation, plus the behaviour a learner relies on."""
+
+import math
+
+import pytest
+import torch
+
+from helpers.losses import CosineMSELoss, InfoNCELoss, MarginContrastiveLoss
+
+
+def batch(seed: int = 0, size: int = 8, dim: int = 5):
+    generator = torch.Generator().manual_seed(seed)
+    z_1 = torch.randn(size, dim, generator=generator, dtype=torch.float64)
+    z_2 = torch.randn(size, dim, generator=generator, dtype=torch.float64)
+    target = (torch.arange(size) % 2).double()
+    labels = torch.tensor([0, 1, 2, 0, 1, 3, 3, 0])[:size]
+    return z_1, z_2, target, labels
+
+
+def naive_cosine_mse(z_1, z_2, target):
+    total = 0.0
+    for a, b, y in zip(z_1.tolist(), z_2.tolist(), target.tolist(), strict=True):
+        dot = sum(x * w for x, w in zip(a, b, strict=True))
+        cosine = dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(w * w for w in b)))
+        total += (cosine - y) ** 2
+    return total / len(target)
+
+
+def naive_margin(z_1, z_2, target, margin, normalize=False):
+    total = 0.0
+    for a, b, y in zip(z_1.tolist(), z_2.tolist(), target.tolist(), strict=True):
+        if normalize:
+            na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(x * x for x in b))
+            a, b = [x / na for x in a], [x / nb for x in b]
+        d = math.sqrt(sum((x - w) ** 2 for x, w in zip(a, b, strict=True)))
+        total += y * d**2 / 2 + (1 - y) * max(0.0, margin - d) ** 2 / 2
+    return total / len(target)
+
+
+def naive_info_nce(z_1, z_2, labels, temperature):
+    z = [[x / math.sqrt(sum(w * w for w in v)) for x in v] for v in z_1.tolist() + z_2.tolist()]
+    n = len(z_1)
+    ids = list(range(n)) * 2 if labels is None else labels.tolist() * 2
+    losses = []
+    for i in range(2 * n):
+        sims = {
+            j: sum(x * w for x, w in zip(z[i], z[j], strict=True)) / temperature
+            for j in range(2 * n)
+        }
+        denominator = sum(math.exp(sims[a]) for a in range(2 * n) if a != i)
+        positives = [p for p in range(2 * n) if p != i and ids[p] == ids[i]]
+        losses.append(
+            -sum(math.log(math.exp(sims[p]) / denominator) for p in positives) / len(positives)
+        )
+    return sum(losses) / len(losses)
+
+
+def test_cosine_mse_matches_the_naive_loop():
+    z_1, z_2, target, _ = batch()
+    assert CosineMSELoss()(z_1, z_2, target).item() == pytest.approx(
+        naive_cosine_mse(z_1, z_2, target)
+    )
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_margin_loss_matches_the_naive_loop(normalize):
+    z_1, z_2, target, _ = batch(1)
+    loss = MarginContrastiveLoss(margin=2.5, normalize=normalize)(z_1, z_2, target).item()
+    assert loss == pytest.approx(naive_margin(z_1, z_2, target, 2.5, normalize), rel=1e-9)
+
+
+@pytest.mark.parametrize("supervised", [False, True])
+def test_info_nce_matches_the_naive_loop(supervised):
+    z_1, z_2, _, labels = batch(2)
+    y = labels if supervised else None
+    loss = InfoNCELoss(temperature=0.5)(z_1, z_2, y).item()
+    assert loss == pytest.approx(naive_info_nce(z_1, z_2, y, 0.5), rel=1e-9)
+
+
+def test_identical_embeddings_are_perfect_positives():
+    z, _, _, _ = batch()
+    ones = torch.ones(len(z), dtype=z.dtype)
+    assert CosineMSELoss()(z, z, ones).item() == pytest.approx(0.0, abs=1e-12)
+    assert MarginContrastiveLoss()(z, z, ones).item() == pytest.approx(0.0, abs=1e-9)
+    # Different-digit pairs far beyond the margin cost nothing.
+    assert MarginContrastiveLoss(margin=1.0)(z, z + 10, torch.zeros(len(z))).item() == 0.0
+
+
+def test_self_supervised_info_nce_needs_no_labels_and_rewards_matching_views():
+    z_1, z_2, _, _ = batch(3)
+    matched = InfoNCELoss(temperature=0.1)(z_1, z_1 + 1e-3 * z_2)
+    unmatched = InfoNCELoss(temperature=0.1)(z_1, z_2)
+    assert matched < unmatched
+    # With every label different, the supervised loss is the self-supervised one.
+    assert InfoNCELoss()(z_1, z_2, torch.arange(len(z_1))).item() == pytest.approx(
+        InfoNCELoss()(z_1, z_2).item()
+    )
+
+
+def test_losses_have_gradients_and_clear_errors():
+    z_1, z_2, target, labels = batch()
+    z_1.requires_grad_(True)
+    for loss in (CosineMSELoss()(z_1, z_2, target), InfoNCELoss()(z_1, z_2, labels)):
+        (grad,) = torch.autograd.grad(loss, z_1)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="pair loss"):
+        CosineMSELoss()(z_1, z_2, None)
+    with pytest.raises(ValueError, match="pair loss"):
+        InfoNCELoss()(z_1, z_2, target)
+    with pytest.raises(ValueError, match="temperature"):
+        InfoNCELoss(temperature=0)
