@@ -65,6 +65,7 @@ def to_network_input(images: torch.Tensor) -> torch.Tensor:
             f"to_network_input expects uint8 pixels 0..255, got dtype {images.dtype}; "
             "convert with .to(torch.uint8) only if the values really are 0..255."
         )
+    shape = tuple(images.shape)
     if images.ndim == 2:
         images = images.unsqueeze(0)
     if images.ndim == 3:
@@ -72,7 +73,7 @@ def to_network_input(images: torch.Tensor) -> torch.Tensor:
     if images.ndim != 4 or images.shape[1:] != (1, 28, 28):
         raise ValueError(
             f"to_network_input expects images shaped (28, 28), (N, 28, 28) or (N, 1, 28, 28), "
-            f"got {tuple(images.shape)}."
+            f"got {shape}."
         )
     return images.to(torch.float32) / 127.5 - 1.0
 
@@ -248,7 +249,12 @@ def _read_torchvision_mnist(
             raise _idx_error(raw, error) from None
     except Exception as error:
         raise _idx_error(raw, error) from None
-    return dataset.data.numpy().astype(np.uint8), dataset.targets.numpy().astype(np.int64)
+    images, labels = dataset.data.numpy(), dataset.targets.numpy()
+    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+        raise _idx_error(raw, ValueError(f"images {images.shape} do not match labels {labels.shape}"))
+    if labels.min() < 0 or labels.max() > 9:
+        raise _idx_error(raw, ValueError("labels outside 0-9"))
+    return images.astype(np.uint8), labels.astype(np.int64)
 
 
 def _idx_error(raw: Path, error: Exception) -> ValueError:
@@ -272,9 +278,15 @@ def _download_mnist(root: Path) -> None:
             shutil.rmtree(target)
         (staging / "MNIST").replace(target)
     except Exception as error:
+        reason = " ".join(str(error).split())
+        if "corrupted" in reason or "integrity" in reason:
+            raise ValueError(
+                f"A downloaded MNIST file failed torchvision's checksum ({reason}). Nothing was "
+                f"written to {root / 'MNIST'}; try again later or use source='sample'."
+            ) from None
         raise ConnectionError(
-            f"Downloading full MNIST into {root / 'MNIST'} failed ({type(error).__name__}: {error}). "
-            "Nothing was written there; check the network or use the offline default source='sample'."
+            f"Downloading full MNIST into {root / 'MNIST'} failed ({reason}). Nothing was written "
+            "there; check the network or use the offline default source='sample'."
         ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
