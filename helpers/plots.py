@@ -36,3 +36,162 @@ def show_digits(
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def _as_numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A CPU NumPy copy of a tensor or array (plots never hold device memory)."""
+    return np.asarray(values.detach().cpu() if isinstance(values, torch.Tensor) else values)
+
+
+def show_pairs(
+    anchors: torch.Tensor | np.ndarray,
+    partners: torch.Tensor | np.ndarray,
+    targets: torch.Tensor | np.ndarray,
+    *,
+    anchor_labels: torch.Tensor | np.ndarray | None = None,
+    partner_labels: torch.Tensor | np.ndarray | None = None,
+    columns: int = 8,
+    title: str | None = None,
+    size: float = 1.1,
+) -> plt.Figure:
+    """Anchors in one row, their partners under them framed green "same" or red "different".
+
+    Taught in 02_pairs. `targets` holds 1.0 for a same-digit pair and 0.0 for a different one;
+    with labels given, each picture is titled with its digit too.
+    """
+    anchors = _as_numpy(anchors).reshape(-1, 28, 28)
+    partners = _as_numpy(partners).reshape(-1, 28, 28)
+    targets = _as_numpy(targets).reshape(-1)
+    if not len(anchors) == len(partners) == len(targets):
+        raise ValueError(
+            f"show_pairs needs one partner and one target per anchor, got {len(anchors)} anchors, "
+            f"{len(partners)} partners and {len(targets)} targets."
+        )
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns}.")
+    count = len(anchors)
+    groups = max(1, -(-count // columns))
+    figure, axes = plt.subplots(
+        2 * groups, columns, figsize=(columns * size, 2 * groups * size * 1.25), squeeze=False
+    )
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+        for spine in axis.spines.values():
+            spine.set_visible(False)
+    for index in range(count):
+        row, column = 2 * (index // columns), index % columns
+        top, bottom = axes[row, column], axes[row + 1, column]
+        top.imshow(anchors[index], cmap="gray_r")
+        bottom.imshow(partners[index], cmap="gray_r")
+        same = bool(targets[index] >= 0.5)
+        colour = "tab:green" if same else "tab:red"
+        for spine in bottom.spines.values():
+            spine.set_visible(True)
+            spine.set_color(colour)
+            spine.set_linewidth(2.5)
+        if anchor_labels is not None:
+            top.set_title(str(int(anchor_labels[index])), fontsize=9)
+        word = "same" if same else "different"
+        if partner_labels is not None:
+            word += f" ({int(partner_labels[index])})"
+        bottom.set_title(word, fontsize=8, color=colour)
+    for group in range(groups):
+        axes[2 * group, 0].set_ylabel("anchor", fontsize=8)
+        axes[2 * group + 1, 0].set_ylabel("partner", fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def show_side_by_side(
+    images: list[torch.Tensor | np.ndarray],
+    titles: list[str],
+    *,
+    cmap: str = "gray",
+    size: float = 2.6,
+) -> plt.Figure:
+    """Images next to each other, each on its own value range with a colour bar to read it.
+
+    Taught in 02_pairs: the colour bars show what values a transform really produced.
+    """
+    if len(images) != len(titles):
+        raise ValueError(f"Give one title per image: {len(images)} images, {len(titles)} titles.")
+    if not images:
+        raise ValueError("show_side_by_side needs at least one image.")
+    figure, axes = plt.subplots(1, len(images), figsize=(len(images) * size * 1.3, size))
+    for axis, image, text in zip(np.atleast_1d(axes), images, titles, strict=True):
+        picture = _as_numpy(image).squeeze()
+        shown = axis.imshow(picture, cmap=cmap)
+        figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04)
+        axis.set_title(text, fontsize=9)
+        axis.axis("off")
+    figure.tight_layout()
+    return figure
+
+
+def plot_lines(
+    curves: dict[str, torch.Tensor | np.ndarray | list[float]],
+    *,
+    x: torch.Tensor | np.ndarray | list[float] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str | None = None,
+    log_y: bool = False,
+    steps: bool = False,
+    size: tuple[float, float] = (6.0, 3.5),
+) -> plt.Figure:
+    """One line per named curve on shared axes (`steps=True` draws a staircase, e.g. a schedule).
+
+    Taught in 02_pairs (pixel mappings) and 03_network_and_loss (loss curves, learning rates).
+    """
+    if not curves:
+        raise ValueError("plot_lines needs at least one named curve.")
+    figure, axis = plt.subplots(figsize=size)
+    for name, values in curves.items():
+        values = _as_numpy(values).reshape(-1)
+        positions = np.arange(len(values)) if x is None else _as_numpy(x).reshape(-1)
+        if len(positions) != len(values):
+            raise ValueError(
+                f"Curve {name!r} has {len(values)} values but x has {len(positions)} positions."
+            )
+        axis.plot(positions, values, label=name, drawstyle="steps-post" if steps else "default")
+    if log_y:
+        axis.set_yscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    if title:
+        axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def plot_class_counts(
+    counts: dict[str, torch.Tensor | np.ndarray | list[int]],
+    *,
+    title: str | None = None,
+    size: tuple[float, float] = (7.0, 3.0),
+) -> plt.Figure:
+    """Grouped bars: how many images of each digit every named set holds (taught in 02_pairs)."""
+    if not counts:
+        raise ValueError("plot_class_counts needs at least one named set of counts.")
+    arrays = {name: _as_numpy(values).reshape(-1) for name, values in counts.items()}
+    num_classes = {len(values) for values in arrays.values()}
+    if len(num_classes) != 1:
+        raise ValueError(f"Every set needs one count per digit; got lengths {sorted(num_classes)}.")
+    classes = np.arange(num_classes.pop())
+    width = 0.8 / len(arrays)
+    figure, axis = plt.subplots(figsize=size)
+    for offset, (name, values) in enumerate(arrays.items()):
+        axis.bar(classes + (offset - (len(arrays) - 1) / 2) * width, values, width, label=name)
+    axis.set_xticks(classes)
+    axis.set_xlabel("digit")
+    axis.set_ylabel("images")
+    if title:
+        axis.set_title(title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
