@@ -192,6 +192,6 @@ def plot_class_counts(
     axis.set_ylabel("images")
     if title:
         axis.set_title(title)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars
     figure.tight_layout()
     return figure
