@@ -5,8 +5,15 @@ Shared by several notebooks; each function returns the figure so a notebook can 
 
 from __future__ import annotations
 
+import sys
+
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import plotly.colors as plotly_colors
+import plotly.graph_objects as go
+import plotly.io as pio
+import seaborn as sns
 import torch
 
 
@@ -195,3 +202,326 @@ def plot_class_counts(
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars
     figure.tight_layout()
     return figure
+
+
+# ---- Training curves, similarity histograms and embedding maps (taught in 04 and 05) ----------
+
+
+def _history_frame(history: object) -> pd.DataFrame:
+    """A DataFrame indexed by epoch from fit's History, a list of dicts or a DataFrame."""
+    if isinstance(history, pd.DataFrame):
+        frame = history
+    elif hasattr(history, "to_frame"):
+        frame = history.to_frame()
+    else:
+        frame = pd.DataFrame(list(history))
+    if "epoch" in frame.columns:
+        frame = frame.set_index("epoch")
+    if frame.empty:
+        raise ValueError("The history is empty: train for at least one epoch first.")
+    return frame
+
+
+def plot_history(
+    history: object,
+    *,
+    references: dict[str, float] | None = None,
+    title: str | None = None,
+    size: tuple[float, float] = (12.0, 3.4),
+) -> plt.Figure:
+    """Three panels per epoch: train and validation loss, validation 1-NN accuracy, learning rate.
+
+    Taught in 04_training. `references` draws dashed lines on the accuracy panel, for example
+    `{"raw pixels": 0.941}`, so the curve shows what training bought.
+    """
+    frame = _history_frame(history)
+    figure, (loss_axis, accuracy_axis, rate_axis) = plt.subplots(1, 3, figsize=size)
+    for column, name in (("train_loss", "train"), ("val_loss", "validation")):
+        if column in frame:
+            loss_axis.plot(frame.index, frame[column], marker="o", markersize=3, label=name)
+    loss_axis.set(title="loss", xlabel="epoch")
+    loss_axis.legend(fontsize=8)
+    if "val_1nn" in frame:
+        accuracy_axis.plot(frame.index, frame["val_1nn"], marker="o", markersize=3, label="network")
+    for offset, (name, value) in enumerate((references or {}).items()):
+        accuracy_axis.axhline(value, linestyle="--", color=f"C{offset + 1}", label=name)
+    accuracy_axis.set(title="validation 1-NN accuracy", xlabel="epoch")
+    accuracy_axis.legend(fontsize=8)
+    if "lr" in frame:
+        rate_axis.plot(frame.index, frame["lr"], drawstyle="steps-post", marker="o", markersize=3)
+        rate_axis.set_yscale("log")
+    rate_axis.set(title="learning rate", xlabel="epoch")
+    for axis in (loss_axis, accuracy_axis, rate_axis):
+        axis.grid(alpha=0.3)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_similarity_histograms(
+    positive: torch.Tensor | np.ndarray,
+    negative: torch.Tensor | np.ndarray,
+    *,
+    title: str | None = None,
+    axis: plt.Axes | None = None,
+    bins: int = 50,
+) -> plt.Figure:
+    """Histograms of cosine similarity for same-digit and different-digit pairs, on one axis.
+
+    Taught in 05_embedding_space: after training the two should barely overlap.
+    """
+    if axis is None:
+        figure, axis = plt.subplots(figsize=(6.0, 3.4))
+    else:
+        figure = axis.figure
+    edges = np.linspace(-1.0, 1.0, bins + 1)
+    axis.hist(_as_numpy(positive), bins=edges, alpha=0.6, density=True, label="same digit")
+    axis.hist(_as_numpy(negative), bins=edges, alpha=0.6, density=True, label="different digits")
+    axis.set(xlabel="cosine similarity", ylabel="density", xlim=(-1.0, 1.0))
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def scatter_2d(
+    points: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    title: str | None = None,
+    axis: plt.Axes | None = None,
+    point_size: float = 6.0,
+) -> plt.Figure:
+    """A seaborn scatter of 2-D points (a UMAP or PCA map) coloured by digit, one colour each.
+
+    Taught in 05_embedding_space. Make the points with `helpers.projection.umap_2d` or `pca`.
+    """
+    points = _as_numpy(points)
+    labels = _as_numpy(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(
+            f"scatter_2d needs points shaped (N, 2) and N labels, got {points.shape} and "
+            f"{len(labels)} labels."
+        )
+    if axis is None:
+        figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    else:
+        figure = axis.figure
+    frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "digit": labels.astype(int)})
+    sns.scatterplot(
+        data=frame,
+        x="x",
+        y="y",
+        hue="digit",
+        palette="tab10",
+        s=point_size,
+        linewidth=0,
+        ax=axis,
+        legend="full",
+    )
+    axis.legend(title="digit", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axis.set(xticks=[], yticks=[], xlabel="", ylabel="")
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def _in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def _in_jupyter() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def configure_plotly(*, offline: bool = False) -> str:
+    """Pick plotly's renderer so figures show in Colab, JupyterLab and the classic Notebook.
+
+    Taught in 05_embedding_space. Colab: "colab". Jupyter: "plotly_mimetype" (JupyterLab) plus
+    "notebook_connected" (classic Notebook, loads plotly.js from the web) or, with
+    `offline=True`, "notebook" (embeds plotly.js in the notebook: works offline, adds 3-4 MB).
+    Elsewhere (scripts, tests) plotly's default is left alone. Returns the renderer's name.
+    GitHub shows none of these: pair each figure with `show_static` for a PNG.
+    """
+    if _in_colab():
+        renderer = "colab"
+    elif _in_jupyter():
+        renderer = "plotly_mimetype+" + ("notebook" if offline else "notebook_connected")
+    else:
+        return str(pio.renderers.default)
+    pio.renderers.default = renderer
+    return renderer
+
+
+def _hover_labels(labels: np.ndarray) -> list[str]:
+    return [str(int(label)) for label in labels]
+
+
+def scatter_3d(
+    points: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    title: str | None = None,
+    point_size: float = 2.5,
+) -> go.Figure:
+    """An interactive plotly 3-D scatter, one trace per digit (click the legend to hide digits).
+
+    Taught in 05_embedding_space. Make the points with `helpers.projection.pca_3d`.
+    """
+    points = _as_numpy(points)
+    labels = _as_numpy(labels).reshape(-1).astype(int)
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) != len(labels):
+        raise ValueError(
+            f"scatter_3d needs points shaped (N, 3) and N labels, got {points.shape} and "
+            f"{len(labels)} labels."
+        )
+    figure = go.Figure(data=_digit_traces(points, labels, point_size))
+    figure.update_layout(
+        title=title,
+        legend_title_text="digit",
+        height=550,
+        margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
+    )
+    return figure
+
+
+def _digit_traces(points: np.ndarray, labels: np.ndarray, point_size: float) -> list[go.Scatter3d]:
+    palette = plotly_colors.qualitative.Plotly
+    return [
+        go.Scatter3d(
+            x=points[labels == digit, 0],
+            y=points[labels == digit, 1],
+            z=points[labels == digit, 2],
+            mode="markers",
+            name=str(digit),
+            marker={"size": point_size, "color": palette[digit % len(palette)]},
+        )
+        for digit in np.unique(labels)
+    ]
+
+
+def animate_3d(
+    frames: list[torch.Tensor | np.ndarray],
+    labels: torch.Tensor | np.ndarray,
+    *,
+    frame_names: list[str] | None = None,
+    title: str | None = None,
+    point_size: float = 2.5,
+    duration_ms: int = 600,
+) -> go.Figure:
+    """A plotly 3-D scatter with a play button and a slider, one frame per set of points.
+
+    Taught in 05_embedding_space: how the space organises itself epoch by epoch. Align the
+    frames first (`helpers.projection.aligned_pca_frames`) or the cloud spins between frames.
+    """
+    if not frames:
+        raise ValueError("animate_3d needs at least one frame of points.")
+    labels = _as_numpy(labels).reshape(-1).astype(int)
+    arrays = [_as_numpy(points) for points in frames]
+    if any(a.ndim != 2 or a.shape[1] != 3 or len(a) != len(labels) for a in arrays):
+        raise ValueError("Every frame must be shaped (N, 3), with the same N as labels.")
+    names = frame_names or [str(index) for index in range(len(arrays))]
+    if len(names) != len(arrays):
+        raise ValueError(f"Give one name per frame: {len(arrays)} frames, {len(names)} names.")
+    stacked = np.concatenate(arrays)
+    low, high = stacked.min(axis=0), stacked.max(axis=0)
+    axes = {
+        f"{axis}axis": {"range": [float(low[i]), float(high[i])], "autorange": False}
+        for i, axis in enumerate("xyz")
+    }
+    figure = go.Figure(
+        data=_digit_traces(arrays[0], labels, point_size),
+        frames=[
+            go.Frame(data=_digit_traces(points, labels, point_size), name=name)
+            for points, name in zip(arrays, names, strict=True)
+        ],
+    )
+    play = {"frame": {"duration": duration_ms, "redraw": True}, "fromcurrent": True}
+    figure.update_layout(
+        title=title,
+        legend_title_text="digit",
+        height=600,
+        scene={**axes, "aspectmode": "cube"},
+        updatemenus=[
+            {
+                "type": "buttons",
+                "showactive": False,
+                "x": 0.0,
+                "y": 0.0,
+                "buttons": [
+                    {"label": "play", "method": "animate", "args": [None, play]},
+                    {
+                        "label": "pause",
+                        "method": "animate",
+                        "args": [[None], {"frame": {"duration": 0}, "mode": "immediate"}],
+                    },
+                ],
+            }
+        ],
+        sliders=[
+            {
+                "currentvalue": {"prefix": "frame: "},
+                "steps": [
+                    {
+                        "label": name,
+                        "method": "animate",
+                        "args": [
+                            [name],
+                            {"frame": {"duration": 0, "redraw": True}, "mode": "immediate"},
+                        ],
+                    }
+                    for name in names
+                ],
+            }
+        ],
+    )
+    return figure
+
+
+def static_figure(
+    figure: go.Figure, *, frame: int | None = None, size: tuple[float, float] = (6.5, 5.5)
+) -> plt.Figure:
+    """A matplotlib drawing of a plotly scatter's data (3-D or 2-D): the picture GitHub can show.
+
+    Taught in 05_embedding_space. Needs no kaleido: it redraws the traces' points and colours.
+    For an animation, `frame` picks which frame to draw (default: the last one).
+    """
+    traces = figure.data
+    if figure.frames:
+        traces = figure.frames[-1 if frame is None else frame].data
+    three_d = any(trace.type == "scatter3d" for trace in traces)
+    canvas = plt.figure(figsize=size)
+    axis = canvas.add_subplot(projection="3d" if three_d else None)
+    for trace in traces:
+        colour = trace.marker.color if trace.marker is not None else None
+        coordinates = [trace.x, trace.y] + ([trace.z] if three_d else [])
+        axis.scatter(*[np.asarray(c) for c in coordinates], s=3, color=colour, label=trace.name)
+    title = figure.layout.title.text
+    if title:
+        axis.set_title(title)
+    if any(trace.name for trace in traces):
+        axis.legend(
+            title="digit", fontsize=7, markerscale=3, loc="upper left", bbox_to_anchor=(1.02, 1.0)
+        )
+    canvas.tight_layout()
+    return canvas
+
+
+def show_static(figure: go.Figure, *, frame: int | None = None) -> None:
+    """Show a PNG of a plotly figure under the interactive one, so GitHub's viewer has a picture.
+
+    Taught in 05_embedding_space. Uses kaleido's exact export when it is installed, and a
+    matplotlib drawing of the same points (`static_figure`) when it is not.
+    """
+    from IPython.display import Image, display
+
+    try:
+        display(Image(figure.to_image(format="png", width=700, height=550)))
+    except Exception:  # kaleido missing or unable to start (no Chrome): draw it with matplotlib
+        canvas = static_figure(figure, frame=frame)
+        display(canvas)
+        plt.close(canvas)
