@@ -38,7 +38,7 @@ def setup_cell(path: Path) -> str:
 def test_every_notebook_installs_from_the_one_configured_source(path):
     source = setup_cell(path)
     assert INSTALL_LINE in source
-    assert len(source.strip().splitlines()) <= 5
+    assert len([line for line in source.splitlines() if line.strip()]) <= 5
     assert "torch" not in source.split("%pip", 1)[1].splitlines()[0].replace(colab.REPO_URL, "")
 
 
