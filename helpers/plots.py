@@ -287,6 +287,48 @@ def plot_similarity_histograms(
     return figure
 
 
+def plot_scores(
+    scores: dict[str, float],
+    *,
+    references: dict[str, float] | None = None,
+    xlabel: str = "validation 1-NN accuracy",
+    title: str | None = None,
+    size: tuple[float, float] = (7.0, 2.8),
+) -> plt.Figure:
+    """Horizontal bars, one per named score, with dashed lines for reference scores to beat.
+
+    Taught in 04_training: several losses trained on the same budget, each bar labelled with its
+    value, next to lines for raw pixels and an untrained network. The axis starts a little below
+    the lowest value, so small differences near 1.0 stay visible.
+    """
+    if not scores:
+        raise ValueError("plot_scores needs at least one named score.")
+    references = references or {}
+    values = np.array([float(value) for value in scores.values()])
+    everything = np.concatenate([values, np.array(list(references.values()), dtype=float)])
+    if not np.all(np.isfinite(everything)):
+        raise ValueError(f"Every score must be a finite number, got {scores} and {references}.")
+    figure, axis = plt.subplots(figsize=size)
+    positions = np.arange(len(values))[::-1]  # the first score on top
+    axis.barh(positions, values, color="C0", height=0.6)
+    for position, value in zip(positions, values, strict=True):
+        axis.text(value, position, f" {value:.3f}", va="center", fontsize=8)
+    for offset, (name, value) in enumerate(references.items()):
+        axis.axvline(value, linestyle="--", color=f"C{offset + 1}", label=f"{name} ({value:.3f})")
+    axis.set_yticks(positions, list(scores))
+    low, high = float(everything.min()), float(everything.max())
+    span = max(high - low, 0.02)
+    axis.set_xlim(max(0.0, low - 0.25 * span), high + 0.25 * span)
+    axis.set_xlabel(xlabel)
+    axis.grid(alpha=0.3, axis="x")
+    if references:
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
 def scatter_2d(
     points: torch.Tensor | np.ndarray,
     labels: torch.Tensor | np.ndarray,
