@@ -1,0 +1,204 @@
+"""fit: the best weights are a real copy, resuming is exact, Ctrl-C is clean, training works."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from helpers import training
+from helpers.checkpoints import load_checkpoint, rebuild_model
+from helpers.data import Digits, load_digits, to_network_input
+from helpers.evaluation import knn_accuracy, validation_1nn
+from helpers.losses import CosineMSELoss, InfoNCELoss
+from helpers.model import EmbeddingNet
+from helpers.training import TrainConfig, fit
+
+
+@pytest.fixture(scope="module")
+def digits() -> Digits:
+    return load_digits()
+
+
+@pytest.fixture(scope="module")
+def small(digits) -> Digits:
+    """400 training and 200 validation digits: enough to run a few quick epochs."""
+    return replace(
+        digits,
+        train_images=digits.train_images[:400],
+        train_labels=digits.train_labels[:400],
+        val_images=digits.val_images[:200],
+        val_labels=digits.val_labels[:200],
+    )
+
+
+QUICK = TrainConfig(epochs=3, batch_size=50, seed=0)
+
+
+def test_short_training_beats_raw_pixels_and_train_mode_embedding_costs_accuracy(digits):
+    """The promise of the series: a trained embedding beats 1-NN on raw pixels (about 0.94).
+
+    Two epochs of supervised InfoNCE on the offline sample (about 10 s on 2 CPU cores).
+    """
+    torch.manual_seed(0)
+    pixels = knn_accuracy(
+        digits.train_images, digits.train_labels, digits.val_images, digits.val_labels
+    )
+    config = TrainConfig(epochs=2, batch_size=128, batches="labelled_views", seed=0)
+    result = fit(
+        EmbeddingNet(), InfoNCELoss(temperature=0.1), digits, config=config, progress=False
+    )
+    assert result.best_value == max(row["val_1nn"] for row in result.history)
+    assert validation_1nn(result.model, digits) == pytest.approx(result.best_value)
+    assert result.best_value > pixels + 0.01
+
+    # The source's embedding loop: train mode under no_grad, batches of 16.
+    def train_mode_embed(images):
+        result.model.train()
+        with torch.no_grad():
+            return torch.cat([result.model(to_network_input(b)) for b in images.split(16)])
+
+    sloppy = knn_accuracy(
+        train_mode_embed(digits.train_images),
+        digits.train_labels,
+        train_mode_embed(digits.val_images),
+        digits.val_labels,
+    )
+    assert sloppy < result.best_value - 0.02
+
+
+def test_history_has_one_row_per_epoch_with_the_schedule(small):
+    torch.manual_seed(0)
+    config = replace(QUICK, epochs=3, lr_step_size=2, lr_gamma=0.1)
+    result = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=False)
+    frame = result.history.to_frame()
+    assert list(frame.index) == [1, 2, 3]
+    assert {"train_loss", "val_loss", "val_1nn", "lr", "seconds"} <= set(frame.columns)
+    assert frame["lr"].tolist() == pytest.approx([1e-3, 1e-3, 1e-4])
+    assert not result.interrupted and not result.model.training
+
+
+def test_saved_best_equals_the_best_epoch_when_a_later_epoch_is_worse(small, tmp_path, monkeypatch):
+    # Script the validation metric so that epoch 2 is the best and epochs 3 and 4 are worse.
+    scores = iter([0.50, 0.90, 0.70, 0.60])
+    monkeypatch.setattr(training, "validation_1nn", lambda model, digits: next(scores))
+    weights_after = {}
+
+    def remember(epoch, model):
+        weights_after[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    torch.manual_seed(0)
+    config = replace(QUICK, epochs=4, best_metric="val_1nn")
+    result = fit(
+        EmbeddingNet(),
+        CosineMSELoss(),
+        small,
+        config=config,
+        checkpoint_dir=tmp_path,
+        progress=False,
+        on_epoch_end=remember,
+    )
+    assert result.best_epoch == 2 and result.best_value == 0.90
+    best_file, last_file = (
+        load_checkpoint(tmp_path / "best.pt"),
+        load_checkpoint(tmp_path / "last.pt"),
+    )
+    assert best_file["epoch"] == 2 and last_file["epoch"] == 4
+    assert best_file["metrics"]["val_1nn"] == 0.90
+    # The best file holds the weights of epoch 2, not the last ones (the source's bug).
+    for name, tensor in weights_after[2].items():
+        assert torch.equal(best_file["model_state"][name], tensor), name
+        assert torch.equal(result.model.state_dict()[name], tensor), name
+        assert torch.equal(last_file["model_state"][name], weights_after[4][name]), name
+    assert not torch.equal(weights_after[2]["head.3.weight"], weights_after[4]["head.3.weight"])
+    rebuilt = rebuild_model(tmp_path / "best.pt")
+    assert all(torch.equal(v, weights_after[2][k]) for k, v in rebuilt.state_dict().items())
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(small, tmp_path):
+    config = replace(QUICK, epochs=3, lr_step_size=1, checkpoint_every=1)
+    torch.manual_seed(0)
+    straight = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=False)
+
+    torch.manual_seed(0)
+    first = fit(
+        EmbeddingNet(),
+        CosineMSELoss(),
+        small,
+        config=replace(config, epochs=2),
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert [p.name for p in first.checkpoints["every"]] == ["epoch_001.pt", "epoch_002.pt"]
+    torch.manual_seed(123)  # resuming restores the random state itself
+    resumed = fit(
+        EmbeddingNet(),
+        CosineMSELoss(),
+        small,
+        config=config,
+        resume_from=tmp_path / "last.pt",
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert len(resumed.history) == 3
+    for name, tensor in straight.final_state.items():
+        assert torch.equal(tensor, resumed.final_state[name]), name
+    assert (
+        resumed.history.to_frame()["val_1nn"].tolist()
+        == straight.history.to_frame()["val_1nn"].tolist()
+    )
+
+
+def test_ctrl_c_keeps_the_last_good_checkpoint_and_the_history(small, tmp_path):
+    class InterruptInEpochTwo(CosineMSELoss):
+        calls = 0
+
+        def forward(self, z_1, z_2, target):
+            if torch.is_grad_enabled():  # count training steps, not validation batches
+                type(self).calls += 1
+            if type(self).calls == 8 + 3:  # 8 batches an epoch: the third of epoch 2
+                raise KeyboardInterrupt
+            return super().forward(z_1, z_2, target)
+
+    torch.manual_seed(0)
+    result = fit(
+        EmbeddingNet(),
+        InterruptInEpochTwo(),
+        small,
+        config=replace(QUICK, epochs=5),
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    assert result.interrupted
+    assert [row["epoch"] for row in result.history] == [1]
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
+    assert result.best_epoch == 1
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_time_budget_stops_training(small):
+    torch.manual_seed(0)
+    config = replace(QUICK, epochs=50, time_budget_s=0.5)
+    result = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=False)
+    assert result.budget_reached and len(result.history) < 50
+    assert sum(row["seconds"] for row in result.history) < 0.5 + 1.0
+
+
+def test_a_loss_and_batches_that_do_not_fit_are_refused(small):
+    with pytest.raises(ValueError, match="batches='views'"):
+        fit(EmbeddingNet(), InfoNCELoss(), small, config=QUICK, progress=False)
+    with pytest.raises(ValueError, match="batches='pairs'"):
+        fit(
+            EmbeddingNet(),
+            CosineMSELoss(),
+            small,
+            config=replace(QUICK, batches="views"),
+            progress=False,
+        )
+
+
+def test_config_is_frozen_and_checked():
+    with pytest.raises(ValueError, match="batches"):
+        TrainConfig(batches="triplets")
+    with pytest.raises(AttributeError):
+        TrainConfig().epochs = 3  # frozen: change it with dataclasses.replace
+    assert TrainConfig.from_dict(TrainConfig(epochs=2).to_dict()) == TrainConfig(epochs=2)
