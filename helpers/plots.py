@@ -567,3 +567,186 @@ def show_static(figure: go.Figure, *, frame: int | None = None) -> None:
         canvas = static_figure(figure, frame=frame)
         display(canvas)
         plt.close(canvas)
+
+
+# ---- Side-by-side maps, animation stills and neighbour galleries (05_embedding_space) ----------
+
+
+def scatter_maps(
+    maps: dict[str, torch.Tensor | np.ndarray],
+    labels: torch.Tensor | np.ndarray,
+    *,
+    scores: dict[str, dict[str, float]] | None = None,
+    point_size: float = 6.0,
+    size: float = 4.2,
+) -> plt.Figure:
+    """2-D maps side by side (one `scatter_2d` each), with one shared digit legend on the right.
+
+    Taught in 05_embedding_space: the UMAP map made with cosine distance next to the one made with
+    Euclidean distance. `scores` (map name -> {"5-NN": 0.95, "silhouette": 0.6}) go in the
+    titles, so each picture carries its measured quality.
+    """
+    if not maps:
+        raise ValueError("scatter_maps needs at least one named map.")
+    figure, axes = plt.subplots(1, len(maps), figsize=(size * len(maps) + 1.0, size), squeeze=False)
+    for index, (axis, (name, points)) in enumerate(zip(axes[0], maps.items(), strict=True)):
+        title = name
+        if scores and name in scores:
+            title += "\n" + ", ".join(f"{key} {value:.3f}" for key, value in scores[name].items())
+        scatter_2d(points, labels, title=title, axis=axis, point_size=point_size)
+        axis.title.set_fontsize(10)
+        if index < len(maps) - 1 and axis.get_legend() is not None:
+            axis.get_legend().remove()
+    figure.tight_layout()
+    return figure
+
+
+def static_frames(
+    frames: list[torch.Tensor | np.ndarray],
+    labels: torch.Tensor | np.ndarray,
+    *,
+    frame_titles: list[str],
+    columns: int = 4,
+    size: float = 2.3,
+) -> plt.Figure:
+    """Every frame of an animation as a small still map (its first two axes), side by side.
+
+    Taught in 05_embedding_space: the picture of the whole animation that GitHub can show. All
+    panels share the same limits, as the animation's frames do.
+    """
+    if not frames:
+        raise ValueError("static_frames needs at least one frame.")
+    if len(frame_titles) != len(frames):
+        raise ValueError(f"Give one title per frame: {len(frames)} frames, {len(frame_titles)}.")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns}.")
+    labels = _as_numpy(labels).reshape(-1).astype(int)
+    arrays = [_as_numpy(points) for points in frames]
+    if any(a.ndim != 2 or a.shape[1] < 2 or len(a) != len(labels) for a in arrays):
+        raise ValueError("Every frame must be shaped (N, 2) or (N, 3), with the same N as labels.")
+    stacked = np.concatenate([a[:, :2] for a in arrays])
+    low, high = stacked.min(axis=0), stacked.max(axis=0)
+    palette = np.array(sns.color_palette("tab10", 10))  # (10, 3): the colours of scatter_2d
+    columns = min(columns, len(arrays))
+    rows = -(-len(arrays) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, points, text in zip(axes.flat, arrays, frame_titles, strict=False):
+        axis.axis("on")
+        axis.scatter(points[:, 0], points[:, 1], s=3, c=palette[labels % 10], linewidths=0)
+        axis.set(xlim=(low[0], high[0]), ylim=(low[1], high[1]), xticks=[], yticks=[])
+        axis.set_title(text, fontsize=8)
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=palette[digit % 10], label=str(digit))
+        for digit in np.unique(labels)
+    ]
+    figure.tight_layout(rect=(0.0, 0.0, 0.93, 1.0))
+    figure.legend(handles=handles, title="digit", fontsize=7, loc="center right")
+    return figure
+
+
+def _frame_axis(axis: plt.Axes, colour: str | None) -> None:
+    """No ticks; a thick coloured frame around the picture, or no frame when colour is None."""
+    axis.set_xticks([])
+    axis.set_yticks([])
+    for spine in axis.spines.values():
+        spine.set_visible(colour is not None)
+        if colour is not None:
+            spine.set_color(colour)
+            spine.set_linewidth(2.5)
+
+
+def show_neighbours(
+    queries: torch.Tensor | np.ndarray,
+    query_labels: torch.Tensor | np.ndarray,
+    neighbours: torch.Tensor | np.ndarray,
+    neighbour_labels: torch.Tensor | np.ndarray,
+    *,
+    similarities: torch.Tensor | np.ndarray | None = None,
+    size: float = 1.0,
+    title: str | None = None,
+) -> plt.Figure:
+    """A gallery: each row a query digit, then its nearest neighbours, framed green or red.
+
+    Taught in 05_embedding_space. `queries` (Q, 28, 28) with labels (Q,); `neighbours`
+    (Q, k, 28, 28) with labels (Q, k); optional cosine `similarities` (Q, k) in the titles.
+    A green frame marks a neighbour of the query's digit, a red one another digit.
+    """
+    queries = _as_numpy(queries).reshape(-1, 28, 28)
+    query_labels = _as_numpy(query_labels).reshape(-1)
+    count = len(queries)
+    if len(query_labels) != count:
+        raise ValueError(f"Give one label per query: {count} queries, {len(query_labels)} labels.")
+    neighbours = _as_numpy(neighbours).reshape(count, -1, 28, 28)  # (Q, k, 28, 28)
+    k = neighbours.shape[1]
+    neighbour_labels = _as_numpy(neighbour_labels).reshape(count, k)
+    if similarities is not None:
+        similarities = _as_numpy(similarities).reshape(count, k)
+    figure, axes = plt.subplots(
+        count, k + 1, figsize=((k + 1) * size, count * size * 1.25), squeeze=False
+    )
+    for row in range(count):
+        axis = axes[row, 0]
+        axis.imshow(queries[row], cmap="gray_r", interpolation="nearest")
+        _frame_axis(axis, "black")
+        axis.set_title(f"query {int(query_labels[row])}", fontsize=8, fontweight="bold")
+        for column in range(k):
+            axis = axes[row, column + 1]
+            axis.imshow(neighbours[row, column], cmap="gray_r", interpolation="nearest")
+            same = int(neighbour_labels[row, column]) == int(query_labels[row])
+            _frame_axis(axis, "tab:green" if same else "tab:red")
+            text = str(int(neighbour_labels[row, column]))
+            if similarities is not None:
+                text += f" ({similarities[row, column]:.2f})"
+            axis.set_title(text, fontsize=7, color="black" if same else "tab:red")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def show_confusions(
+    examples: dict[str, tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]],
+    *,
+    per_row: int = 5,
+    size: float = 1.0,
+    title: str | None = None,
+) -> plt.Figure:
+    """Confused digits: one row per named confusion, each query next to the neighbour it matched.
+
+    Taught in 05_embedding_space. `examples` maps a row title (e.g. "4 taken for 9 (7 times)") to
+    (queries (n, 28, 28), matched neighbours (n, 28, 28)); up to `per_row` couples are shown,
+    the matched neighbour framed red.
+    """
+    if not examples:
+        raise ValueError("show_confusions needs at least one named row of examples.")
+    if per_row < 1:
+        raise ValueError(f"per_row must be at least 1, got {per_row}.")
+    figure, axes = plt.subplots(
+        len(examples),
+        2 * per_row,
+        figsize=(2 * per_row * size, len(examples) * size * 1.35),
+        squeeze=False,
+    )
+    for axis in axes.flat:
+        axis.axis("off")
+    for row, (name, (queries, matches)) in enumerate(examples.items()):
+        queries = _as_numpy(queries).reshape(-1, 28, 28)
+        matches = _as_numpy(matches).reshape(-1, 28, 28)
+        if len(queries) != len(matches):
+            raise ValueError(
+                f"Row {name!r}: {len(queries)} queries but {len(matches)} matched neighbours."
+            )
+        for index in range(min(per_row, len(queries))):
+            pictures = ((queries[index], None), (matches[index], "tab:red"))
+            for offset, (image, colour) in enumerate(pictures):
+                axis = axes[row, 2 * index + offset]
+                axis.axis("on")
+                axis.imshow(image, cmap="gray_r", interpolation="nearest")
+                _frame_axis(axis, colour)
+        axes[row, 0].set_title(name, fontsize=8, loc="left")
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
