@@ -14,6 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _at_least_float32(z: torch.Tensor) -> torch.Tensor:
+    """fp16 embeddings (mixed precision on a GPU) are compared in fp32; float64 stays float64."""
+    return z.to(torch.promote_types(z.dtype, torch.float32))
+
+
 def _check_pair_inputs(z_1: torch.Tensor, z_2: torch.Tensor, target: torch.Tensor) -> None:
     if z_1.shape != z_2.shape or z_1.ndim != 2:
         raise ValueError(
@@ -43,6 +48,7 @@ class CosineMSELoss(nn.Module):
 
     def forward(self, z_1: torch.Tensor, z_2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair_inputs(z_1, z_2, target)
+        z_1, z_2 = _at_least_float32(z_1), _at_least_float32(z_2)
         similarity = F.cosine_similarity(z_1, z_2, dim=1, eps=self.eps)  # (batch,)
         return ((similarity - target.to(similarity.dtype)) ** 2).mean()
 
@@ -68,6 +74,7 @@ class MarginContrastiveLoss(nn.Module):
 
     def forward(self, z_1: torch.Tensor, z_2: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         _check_pair_inputs(z_1, z_2, target)
+        z_1, z_2 = _at_least_float32(z_1), _at_least_float32(z_2)
         if self.normalize:
             z_1, z_2 = F.normalize(z_1, dim=1), F.normalize(z_2, dim=1)
         # A tiny epsilon keeps the gradient of sqrt finite when two embeddings coincide.
@@ -113,8 +120,7 @@ class InfoNCELoss(nn.Module):
                 "InfoNCELoss needs integer digit labels shaped (batch,) or None; got "
                 f"{labels.dtype} {tuple(labels.shape)}. Pair targets 1/0 belong to a pair loss."
             )
-        z = torch.cat([z_1, z_2])  # (2N, dim)
-        z = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1)  # fp16 -> fp32
+        z = F.normalize(_at_least_float32(torch.cat([z_1, z_2])), dim=1)  # (2N, dim)
         y = torch.cat([labels, labels])  # (2N,)
         logits = z @ z.T / self.temperature  # (2N, 2N)
         itself = torch.eye(2 * batch, dtype=torch.bool, device=z.device)

@@ -109,3 +109,16 @@ def test_losses_have_gradients_and_clear_errors():
         InfoNCELoss()(z_1, z_2, target)
     with pytest.raises(ValueError, match="temperature"):
         InfoNCELoss(temperature=0)
+
+
+def test_half_precision_embeddings_are_compared_in_float32():
+    """Under mixed precision on a GPU the network hands over fp16; the losses work in fp32."""
+    z_1, z_2, target, labels = batch()
+    full = [CosineMSELoss()(z_1, z_2, target), InfoNCELoss()(z_1, z_2, labels)]
+    half = [
+        CosineMSELoss()(z_1.half(), z_2.half(), target),
+        InfoNCELoss()(z_1.half(), z_2.half(), labels),
+    ]
+    for exact, rounded in zip(full, half, strict=True):
+        assert rounded.dtype == torch.float32
+        assert rounded.item() == pytest.approx(exact.item(), rel=1e-2)
