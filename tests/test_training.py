@@ -66,10 +66,13 @@ def test_short_training_beats_raw_pixels_and_train_mode_embedding_costs_accuracy
     assert sloppy < result.best_value - 0.02
 
 
-def test_history_has_one_row_per_epoch_with_the_schedule(small):
+def test_history_has_one_row_per_epoch_with_the_schedule(small, capsys):
     torch.manual_seed(0)
     config = replace(QUICK, epochs=3, lr_step_size=2, lr_gamma=0.1)
-    result = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=False)
+    result = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=True)
+    printed = capsys.readouterr()
+    assert printed.out == ""  # nothing on stdout, so notebook outputs stay comparable
+    assert "epochs" in printed.err  # the progress bars go to stderr (or a widget in Jupyter)
     frame = result.history.to_frame()
     assert list(frame.index) == [1, 2, 3]
     assert {"train_loss", "val_loss", "val_1nn", "lr", "seconds"} <= set(frame.columns)
