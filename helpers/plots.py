@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import sys
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import plotly.colors as plotly_colors
 import plotly.graph_objects as go
 import plotly.io as pio
 import seaborn as sns
 import torch
+from matplotlib.colors import to_hex
 
 
 def show_digits(
@@ -432,7 +433,8 @@ def scatter_3d(
 
 
 def _digit_traces(points: np.ndarray, labels: np.ndarray, point_size: float) -> list[go.Scatter3d]:
-    palette = plotly_colors.qualitative.Plotly
+    # matplotlib's tab10, as in the seaborn maps: a digit keeps its colour in every figure
+    palette = [to_hex(colour) for colour in matplotlib.colormaps["tab10"].colors]
     return [
         go.Scatter3d(
             x=points[labels == digit, 0],
