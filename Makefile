@@ -11,7 +11,6 @@ EXECUTED := build/executed
 # Cache numba's compiled code (UMAP) inside the project so only the first run pays for it.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 # The offline default never needs the network; keep pip quiet about the local wheel folders.
 PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
 
