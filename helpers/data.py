@@ -251,7 +251,9 @@ def _read_torchvision_mnist(
         raise _idx_error(raw, error) from None
     images, labels = dataset.data.numpy(), dataset.targets.numpy()
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise _idx_error(raw, ValueError(f"images {images.shape} do not match labels {labels.shape}"))
+        raise _idx_error(
+            raw, ValueError(f"images {images.shape} do not match labels {labels.shape}")
+        )
     if labels.min() < 0 or labels.max() > 9:
         raise _idx_error(raw, ValueError("labels outside 0-9"))
     return images.astype(np.uint8), labels.astype(np.int64)
