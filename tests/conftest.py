@@ -6,8 +6,10 @@ import gzip
 import struct
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+import torch
 
 from helpers.data import PIXEL_COLUMNS
 
@@ -64,6 +66,18 @@ def write_mnist_mirror(folder: Path) -> list[tuple[str, str]]:
             (folder / name).write_bytes(payload)
             resources.append((name, hashlib.md5(payload).hexdigest()))
     return resources
+
+
+def stripe_digits(count: int) -> torch.Tensor:
+    """`count` uint8 images of repeating 0..255 ramps: cheap, varied pixels for plotting tests."""
+    return torch.arange(count * 784, dtype=torch.int64).reshape(count, 28, 28).remainder(256).byte()
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    """Close matplotlib figures after every test so they do not pile up in memory."""
+    yield
+    plt.close("all")
 
 
 @pytest.fixture

@@ -2,20 +2,12 @@
 
 import sys
 
-import matplotlib.pyplot as plt
 import numpy as np
 import plotly.io as pio
 import pytest
 import torch
 
 from helpers import plots
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 HISTORY = [
     {"epoch": 1, "train_loss": 0.20, "val_loss": 0.18, "val_1nn": 0.90, "lr": 1e-3, "seconds": 1.0},

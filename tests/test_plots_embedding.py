@@ -1,22 +1,11 @@
 """Figures of 05_embedding_space: maps side by side, animation stills, neighbour galleries."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 from matplotlib.colors import to_hex
 
 from helpers import plots
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
-def digits(count: int) -> torch.Tensor:
-    return torch.arange(count * 784, dtype=torch.int64).reshape(count, 28, 28).remainder(256).byte()
+from tests.conftest import stripe_digits as digits
 
 
 def test_scatter_maps_puts_maps_side_by_side_with_their_scores_and_one_legend():

@@ -1,22 +1,12 @@
 """Plots for 02_pairs and 03_network_and_loss: pair grids, side-by-side pictures, lines, bars."""
 
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from helpers import plots
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
-def digits(count: int) -> torch.Tensor:
-    return torch.arange(count * 784, dtype=torch.int64).reshape(count, 28, 28).remainder(256).byte()
+from tests.conftest import stripe_digits as digits
 
 
 def test_show_pairs_marks_same_and_different_under_each_anchor():

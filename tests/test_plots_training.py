@@ -1,18 +1,10 @@
 """Plots for 04_training: scores of several losses as bars, next to the references they must beat."""
 
 import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from helpers import plots
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
 
 SCORES = {"cosine MSE": 0.94, "margin": 0.896, "SupCon": 0.971, "SimCLR": 0.955}
 
