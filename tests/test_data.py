@@ -201,38 +201,32 @@ def test_misnamed_column(tmp_path):
         data.read_kaggle_csv(path)
 
 
-def test_non_numeric_cell(tmp_path):
+def csv_with_cell(tmp_path: Path, *, row: int, column: int, value: str) -> Path:
+    """A 3-digit Kaggle train.csv whose cell (row after the header, column incl. label) is `value`."""
     images, labels = fake_digits(3)
     path = write_kaggle_csv(tmp_path / "train.csv", images, labels)
     lines = path.read_text().splitlines()
-    cells = lines[2].split(",")
-    cells[11] = "abc"
-    lines[2] = ",".join(cells)
+    cells = lines[row].split(",")
+    cells[column] = value
+    lines[row] = ",".join(cells)
     path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_non_numeric_cell(tmp_path):
+    path = csv_with_cell(tmp_path, row=2, column=11, value="abc")
     with pytest.raises(ValueError, match=r"row 2 \(after the header\), column pixel10 holds 'abc'"):
         data.read_kaggle_csv(path)
 
 
 def test_nan_cell(tmp_path):
-    images, labels = fake_digits(3)
-    path = write_kaggle_csv(tmp_path / "train.csv", images, labels)
-    lines = path.read_text().splitlines()
-    cells = lines[3].split(",")
-    cells[100] = ""
-    lines[3] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
+    path = csv_with_cell(tmp_path, row=3, column=100, value="")
     with pytest.raises(ValueError, match="row 3 .*column pixel99 is empty"):
         data.read_kaggle_csv(path)
 
 
 def test_pixel_above_255(tmp_path):
-    images, labels = fake_digits(3)
-    path = write_kaggle_csv(tmp_path / "train.csv", images, labels)
-    lines = path.read_text().splitlines()
-    cells = lines[1].split(",")
-    cells[1] = "300"
-    lines[1] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
+    path = csv_with_cell(tmp_path, row=1, column=1, value="300")
     with pytest.raises(
         ValueError, match="row 1, column pixel0 is 300; pixels must be whole numbers from 0 to 255"
     ):
@@ -240,13 +234,7 @@ def test_pixel_above_255(tmp_path):
 
 
 def test_negative_pixel(tmp_path):
-    images, labels = fake_digits(3)
-    path = write_kaggle_csv(tmp_path / "train.csv", images, labels)
-    lines = path.read_text().splitlines()
-    cells = lines[2].split(",")
-    cells[1] = "-4"
-    lines[2] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
+    path = csv_with_cell(tmp_path, row=2, column=1, value="-4")
     with pytest.raises(ValueError, match="row 2, column pixel0 is -4"):
         data.read_kaggle_csv(path)
 
