@@ -1,0 +1,15 @@
+"""The tested plumbing behind the notebook series; each module holds one concern.
+
+- runtime: device choice (CUDA, MPS, CPU), seeding, mixed precision, DataLoader settings
+- data: real MNIST from three sources (offline sample, torchvision, Kaggle CSV), network input
+- modalities: seven modalities as tensors made offline, toy encoders into one space (01)
+- pairs: positive and negative pairs, batches, augmented views (02)
+- model: the embedding network (03)
+- losses: cosine MSE, margin contrastive, InfoNCE supervised and self-supervised (03, 04)
+- training: TrainConfig and fit (04)
+- checkpoints: save, load and rebuild models (04, 05)
+- evaluation: embeddings in eval mode, k-NN, recall@k, ROC AUC, silhouette (04, 05)
+- projection: UMAP and PCA views of an embedding space (05)
+- plots: figures for every notebook, plotly renderer choice and static fallbacks
+- colab: where Colab installs this package from
+"""
