@@ -15,8 +15,12 @@ Taught in 04_training.
 
 from __future__ import annotations
 
+import errno
+import glob
+import io
 import os
-import pickle
+import re
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -59,25 +63,124 @@ def restore_rng_state(state: dict[str, Any], generator: torch.Generator | None =
         generator.set_state(state["generator"])
 
 
+TEMPORARY_SUFFIX = ".partial"
+WRITE_CHUNK_BYTES = 1 << 20
+
+
+def temporary_name(path: Path) -> Path:
+    """Where `save_checkpoint` writes before renaming: ``.NAME.PID.TOKEN.partial`` beside `path`.
+
+    Hidden, not ending in ``.pt``, and carrying the writer's process id, so a file left by a
+    killed writer is never mistaken for a checkpoint and can be recognised as stale later.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
+
+
+def writer_is_gone(pid: int) -> bool:
+    """True when no process `pid` runs on this machine (POSIX); False when unsure or elsewhere.
+
+    On Windows `os.kill(pid, 0)` would end that process, so nothing is ever judged gone there.
+    """
+    if os.name != "posix":
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):
+        return False  # it exists but belongs to someone else, or the pid is out of range
+    return False
+
+
+def _is_stale_temporary(candidate: Path, path: Path) -> bool:
+    """True for a temporary file of `path` whose writing process no longer runs."""
+    suffix = re.escape(TEMPORARY_SUFFIX)
+    pattern = rf"\.{re.escape(path.name)}\.([1-9][0-9]{{0,9}})\.[0-9a-f]{{8}}{suffix}"
+    match = re.fullmatch(pattern, candidate.name)
+    if match is None or not candidate.is_file() or candidate.is_symlink():
+        return False
+    return writer_is_gone(int(match.group(1)))
+
+
+def _remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files that killed writers left for `path`, and nothing else."""
+    removed = []
+    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*{TEMPORARY_SUFFIX}"):
+        if _is_stale_temporary(candidate, path):
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Flush a folder's entries to disk so a rename survives a power cut (POSIX; a no-op elsewhere)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise  # some file systems cannot fsync a folder; that is not a failed save
+    finally:
+        os.close(descriptor)
+
+
+def _save_error(error: OSError, path: Path) -> OSError:
+    """The same kind of OSError, with a sentence naming the folder and saying what to do."""
+    folder = path.parent
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full"
+        action = "free some space or pass another checkpoint folder"
+    elif error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = "the folder is read-only or not writable"
+        action = "pass a writable checkpoint folder (checkpoint_dir=...)"
+    else:
+        reason = f"{error.strerror or error}"
+        action = "check the folder and try again"
+    detail = error.strerror or str(error) or type(error).__name__
+    return OSError(
+        error.errno,
+        f"Could not save the checkpoint {path.name} in the folder {folder}: {reason} ({detail}). "
+        f"Nothing was changed there: any previous {path.name} is untouched; {action}.",
+    )
+
+
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
     """Write a checkpoint dict atomically: to a temporary file first, then renamed over `path`.
 
-    Taught in 04_training. A crash mid-write leaves the old file intact, never half a file.
+    Taught in 04_training. A crash mid-write leaves the old file intact, never half a file: the
+    bytes go to a temporary file in the same folder (see `temporary_name`), are flushed and
+    fsynced, renamed over `path` with `os.replace`, and the folder itself is fsynced. Temporary
+    files that killed writers left for the same name are removed after a successful save. A full
+    disk or a read-only folder raises an OSError naming the folder; the old file stays as it was.
     """
     path = Path(path)
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
         raise ValueError(f"A checkpoint needs the keys {missing}; build it with make_checkpoint.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)  # serialise first: a bad value fails before any file is made
+    payload = memoryview(buffer.getvalue())
+    partial = temporary_name(path)
     try:
-        with open(partial, "wb") as handle:
-            torch.save(checkpoint, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            for start in range(0, len(payload), WRITE_CHUNK_BYTES):
+                chunk = payload[start : start + WRITE_CHUNK_BYTES]
+                while chunk:
+                    chunk = chunk[os.write(descriptor, chunk) :]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(partial, path)
+        _fsync_directory(path.parent)
+    except OSError as error:
+        raise _save_error(error, path) from error
     finally:
         partial.unlink(missing_ok=True)
+    _remove_stale_temporaries(path)
     return path
 
 
@@ -115,12 +218,56 @@ def make_checkpoint(
     }
 
 
+_FIELD_TYPES = {
+    "format_version": int,
+    "model_class": str,
+    "model_config": dict,
+    "model_state": dict,
+    "epoch": int,
+    "config": dict,
+}
+
+
+def _unreadable(path: Path, error: Exception) -> ValueError:
+    """The error for a file torch cannot read back: refused code, or damaged bytes."""
+    text = str(error)
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if refused:
+        return ValueError(
+            f"{path} was refused: loading it would call {refused.group(1)}, and a checkpoint of this series "
+            "holds only tensors and plain values. torch.load(..., weights_only=True) stopped it "
+            "before anything ran. Do not load this file unless you trust whoever made it; train "
+            "again to get a checkpoint you can share."
+        )
+    return ValueError(
+        f"{path} could not be read as a checkpoint ({type(error).__name__}); it is truncated, "
+        "corrupted or not a checkpoint of this series. Delete it and train again, or load "
+        "another checkpoint such as last.pt."
+    )
+
+
+def _failed_crc(path: Path) -> str | None:
+    """The first record of a torch zip file whose CRC-32 does not match, or None.
+
+    torch.load does not check these CRCs: a flipped byte inside a tensor loads silently as a
+    wrong weight. Python's zipfile does check them. Files that are not zip archives pass here
+    and are judged by torch.load.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        return None  # not a readable zip archive: torch.load gives the error
+
+
 def load_checkpoint(
     path: str | Path, *, map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
     """Read a checkpoint with `weights_only=True`, with errors that name the file and the fix.
 
-    Taught in 04_training.
+    Taught in 04_training. A missing file raises FileNotFoundError; an empty, truncated,
+    corrupted or foreign file, or one whose pickle would run code, raises ValueError (nothing in
+    the file runs: `weights_only=True` allows tensors and plain values only).
     """
     path = Path(path)
     if not path.is_file():
@@ -128,19 +275,42 @@ def load_checkpoint(
             f"{path}: no such checkpoint. Train with fit(..., checkpoint_dir=...) to write one, "
             "or check the path (fit writes best.pt, last.pt and epoch_NNN.pt)."
         )
+    if path.stat().st_size == 0:
+        raise ValueError(
+            f"{path} is empty (0 bytes): a save into it never finished. Delete it and train "
+            "again, or load another checkpoint such as last.pt."
+        )
+    damaged = _failed_crc(path)
+    if damaged:
+        raise ValueError(
+            f"{path} is corrupted: its record {damaged} fails the CRC check stored in the file, "
+            "so some bytes changed after it was written. Delete it and train again, or load "
+            "another checkpoint such as last.pt."
+        )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
-        raise ValueError(
-            f"{path} could not be read as a checkpoint ({type(error).__name__}); it is truncated, "
-            "corrupted or not a checkpoint of this series. Delete it and train again, or load "
-            "another checkpoint such as last.pt."
-        ) from None
+    except Exception as error:  # damaged bytes fail in many ways (EOF, zip, pickle, KeyError)
+        raise _unreadable(path, error) from None
     if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in REQUIRED_KEYS):
+        bare_state = isinstance(checkpoint, dict) and all(
+            isinstance(value, torch.Tensor) for value in checkpoint.values()
+        )
+        hint = (
+            " It looks like a bare state_dict: load it with "
+            "model.load_state_dict(torch.load(path, weights_only=True))."
+            if bare_state and checkpoint
+            else ""
+        )
         raise ValueError(
             f"{path} is a torch file but not a checkpoint of this series (it lacks "
-            f"{', '.join(REQUIRED_KEYS)}). Save checkpoints with fit(..., checkpoint_dir=...)."
+            f"{', '.join(REQUIRED_KEYS)}). Save checkpoints with fit(..., checkpoint_dir=...).{hint}"
         )
+    for key, kind in _FIELD_TYPES.items():
+        if not isinstance(checkpoint[key], kind) or isinstance(checkpoint[key], bool):
+            raise ValueError(
+                f"{path}: {key!r} should be a {kind.__name__}, the file has "
+                f"{type(checkpoint[key]).__name__}; it is not a checkpoint this package wrote."
+            )
     if checkpoint["format_version"] != FORMAT_VERSION:
         raise ValueError(
             f"{path} has checkpoint format {checkpoint['format_version']}, this helpers package "
@@ -149,34 +319,74 @@ def load_checkpoint(
     return checkpoint
 
 
-def load_weights(model: nn.Module, checkpoint: dict[str, Any], *, key: str = "model_state") -> None:
-    """Load a checkpoint's weights into `model`, with a clear error when the shapes differ."""
+def _mismatch(model: nn.Module, checkpoint: dict[str, Any]) -> str:
+    """What differs between `model` and the network the checkpoint was saved from, or ''."""
+    saved_class = checkpoint.get("model_class")
+    if saved_class != type(model).__name__:
+        return f"expected a {type(model).__name__}, the file has a {saved_class}"
+    ours = model.config() if hasattr(model, "config") else {}
+    theirs = checkpoint.get("model_config") or {}
+    differences = [
+        f"expected {name} {ours[name]}, the file has {theirs[name]}"
+        for name in ours
+        if name in theirs and ours[name] != theirs[name] and name != "dropout"
+    ]
+    return "; ".join(differences)
+
+
+def load_weights(
+    model: nn.Module,
+    checkpoint: dict[str, Any],
+    *,
+    key: str = "model_state",
+    source: str | Path | None = None,
+) -> None:
+    """Load a checkpoint's weights into `model`, with a clear error when the shapes differ.
+
+    `source` (the checkpoint's path) is named in the error; a different class or embedding size
+    is spelled out ("expected embedding_dim 64, the file has 32").
+    """
+    where = f"{source}" if source is not None else "The checkpoint"
     state = checkpoint.get(key)
     if state is None:
-        raise ValueError(f"This checkpoint holds no {key!r}.")
+        raise ValueError(f"{where} holds no {key!r}.")
     try:
         model.load_state_dict(state)
-    except RuntimeError as error:
-        first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        lines = str(error).splitlines()
+        first_line = lines[1].strip() if len(lines) > 1 else str(error)
+        mismatch = _mismatch(model, checkpoint)
         raise ValueError(
-            f"The checkpoint's weights do not fit this {type(model).__name__} ({first_line}). "
-            f"It was saved from {checkpoint['model_class']}({checkpoint['model_config']}); build "
-            "that network, or use rebuild_model(path)."
+            f"{where}: the weights do not fit this {type(model).__name__} "
+            f"({mismatch + '; ' if mismatch else ''}{first_line}). It was saved from "
+            f"{checkpoint.get('model_class')}({checkpoint.get('model_config')}); build that "
+            "network, or use rebuild_model(path)."
         ) from None
 
 
 def rebuild_model(path: str | Path, *, map_location: str | torch.device = "cpu") -> nn.Module:
     """Build the saved network from its class name and arguments and load its weights (eval mode).
 
-    Taught in 04_training: no notebook code is needed to get a trained model back.
+    Taught in 04_training: no notebook code is needed to get a trained model back. Only classes
+    defined in helpers.model are built.
     """
     checkpoint = load_checkpoint(path, map_location=map_location)
     model_class = getattr(model_module, checkpoint["model_class"], None)
-    if not (isinstance(model_class, type) and issubclass(model_class, nn.Module)):
+    if not (
+        isinstance(model_class, type)
+        and issubclass(model_class, nn.Module)
+        and model_class.__module__ == model_module.__name__
+    ):
         raise ValueError(
             f"{path} holds a {checkpoint['model_class']}, which helpers.model does not define; "
             "build that network yourself and call load_weights(model, load_checkpoint(path))."
         )
-    model = model_class(**checkpoint["model_config"])
-    load_weights(model, checkpoint)
+    try:
+        model = model_class(**checkpoint["model_config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{path}: its model_config {checkpoint['model_config']} does not build a "
+            f"{model_class.__name__} ({error})."
+        ) from None
+    load_weights(model, checkpoint, source=path)
     return model.eval()

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
+import re
 import shutil
+import struct
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
+
+from helpers.checkpoints import writer_is_gone
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_FILE = "mnist_sample.csv.gz"
@@ -52,14 +57,29 @@ class Digits:
         )
 
 
+def as_image_tensor(images: object, *, caller: str) -> torch.Tensor:
+    """A tensor from a tensor, a NumPy array or nested lists; ValueError for anything else."""
+    if isinstance(images, torch.Tensor):
+        return images
+    try:
+        array = np.asarray(images)
+        if array.dtype.kind not in "biuf":  # bool, int, unsigned, float; not str/object/complex
+            raise TypeError(f"dtype {array.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(array))
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(
+            f"{caller} expects images as a tensor or array of numbers, got "
+            f"{type(images).__name__} ({error}); use a uint8 tensor shaped (N, 28, 28)."
+        ) from None
+
+
 def to_network_input(images: torch.Tensor) -> torch.Tensor:
     """Turn uint8 pixels 0..255 into float32 network input in [-1, 1], shape (N, 1, 28, 28).
 
     Taught in 02_pairs: 0 maps to -1, 255 to +1, and nothing wraps around (the source's
     ``ToPILImage()`` on float32 input does wrap; see the pitfall there).
     """
-    if not isinstance(images, torch.Tensor):
-        images = torch.as_tensor(np.asarray(images))
+    images = as_image_tensor(images, caller="to_network_input")
     if images.dtype != torch.uint8:
         raise ValueError(
             f"to_network_input expects uint8 pixels 0..255, got dtype {images.dtype}; "
@@ -107,11 +127,17 @@ def read_kaggle_csv(
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} holds no CSV header or rows. Download it again.") from None
-    except (EOFError, OSError, zlib.error, UnicodeDecodeError, pd.errors.ParserError) as error:
+    except Exception as error:  # gzip, zip, xz, tar, encodings, the tokenizer: many ways to fail
+        reason = " ".join(str(error).split())[:300]
         raise ValueError(
-            f"{path} could not be read as a CSV file ({type(error).__name__}: {error}); it may be "
-            "truncated or corrupted. Download it again."
+            f"{path} could not be read as a CSV file ({type(error).__name__}: {reason}); it may "
+            "be truncated or corrupted. Download it again."
         ) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise ValueError(
+            f"{path}: its rows have more cells than the header has names, so the columns would "
+            "shift. Every row needs exactly one cell per header name; download it again."
+        )
 
     columns = [str(c) for c in frame.columns]
     has_label = "label" in columns
@@ -140,8 +166,15 @@ def read_kaggle_csv(
         raise ValueError(f"{path} has a header but no rows of digits. Download it again.")
 
     # Fast path: pandas parsed every column as numbers. Otherwise find the first bad cell.
-    all_numeric = all(pd.api.types.is_numeric_dtype(dtype) for dtype in frame.dtypes)
-    numeric = frame if all_numeric else frame.apply(pd.to_numeric, errors="coerce")
+    all_numeric = all(
+        pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        for dtype in frame.dtypes
+    )
+    numeric = (
+        frame
+        if all_numeric  # True/False are not pixels: as text they fail to_numeric below
+        else frame.apply(lambda column: pd.to_numeric(column.astype(str), errors="coerce"))
+    )
     numbers = numeric.to_numpy(dtype=np.float64)
     bad = np.isnan(numbers)
     if bad.any():
@@ -150,7 +183,7 @@ def read_kaggle_csv(
         empty = (
             cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip() == ""
         )
-        what = "is empty" if empty else f"holds {cell!r}, which is not a number"
+        what = "is empty or NaN" if empty else f"holds {cell!r}, which is not a number"
         raise ValueError(
             f"{path}: row {row + 1} (after the header), column {columns[column]} {what}. "
             "Every cell must be a whole number; fix or drop that row."
@@ -226,12 +259,59 @@ def split_train_validation(
     return train_x, train_y, val_x, val_y
 
 
+def _damaged_mnist_files(raw: Path, *, train: bool) -> list[tuple[Path, str]]:
+    """Files of one split in `raw` that must not be used, each with the reason.
+
+    torchvision keeps each downloaded archive (``*.gz``) beside the file it unpacks. An archive
+    is checked against torchvision's md5; the unpacked file against the size and CRC-32 that the
+    verified archive records in its gzip trailer (no need to unpack it again). Files without an
+    archive beside them (copied by hand) are only checked by torchvision's parser.
+    """
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import check_integrity
+
+    prefix = "train" if train else "t10k"
+    damaged = []
+    for name, md5 in MNIST.resources:
+        archive = raw / Path(name).name
+        if not archive.name.startswith(prefix) or not archive.is_file():
+            continue
+        if not check_integrity(str(archive), md5):
+            damaged.append((archive, "does not match torchvision's md5 checksum"))
+            continue
+        unpacked = archive.with_suffix("")
+        if not unpacked.is_file():
+            continue
+        with open(archive, "rb") as handle:
+            handle.seek(-8, 2)
+            crc, size = struct.unpack("<II", handle.read(8))  # gzip trailer: CRC-32, size mod 2**32
+        actual_crc = 0
+        with open(unpacked, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                actual_crc = zlib.crc32(chunk, actual_crc)
+        if unpacked.stat().st_size % 2**32 != size or actual_crc != crc:
+            damaged.append((unpacked, f"differs from its verified archive {archive.name}"))
+    return damaged
+
+
 def _read_torchvision_mnist(
     root: Path, *, train: bool, download: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
+    damaged = _damaged_mnist_files(raw, train=train)
+    if damaged and download:
+        _download_mnist(root)  # fetch every file again; the damaged ones are never read
+        damaged = _damaged_mnist_files(raw, train=train)
+    if damaged:
+        listed = "; ".join(f"{path} {reason}" for path, reason in damaged)
+        names = " ".join(str(path) for path, _ in damaged)
+        raise ValueError(
+            f"MNIST files in {raw} are truncated or corrupted, so they were not used: {listed}. "
+            f"Delete them (rm {names}) and run again with download=True, which fetches them "
+            "again and checks them, or use the offline default source='sample'."
+        )
     try:
         dataset = MNIST(root=str(root), train=train, download=False)
     except RuntimeError as error:
@@ -266,18 +346,73 @@ def _idx_error(raw: Path, error: Exception) -> ValueError:
     )
 
 
+STAGING_PREFIX = ".mnist-download-"
+
+
+def _mnist_cache_names() -> set[str]:
+    """The file names torchvision's MNIST cache may hold: archives, unpacked files, old .pt files."""
+    from torchvision.datasets import MNIST
+
+    archives = {Path(name).name for name, _ in MNIST.resources}
+    return archives | {Path(name).stem for name in archives} | {"training.pt", "test.pt"}
+
+
+def _check_cache(target: Path) -> None:
+    """Refuse to replace `target` unless it holds only torchvision's MNIST files (raw/, processed/).
+
+    A learner may pass any `root`; this package deletes nothing there that it did not download.
+    """
+    known = _mnist_cache_names()
+    foreign = [
+        entry
+        for entry in sorted(target.rglob("*"))
+        if not (
+            (
+                entry.is_dir()
+                and not entry.is_symlink()
+                and entry.relative_to(target).parts[0] in ("raw", "processed")
+                and len(entry.relative_to(target).parts) == 1
+            )
+            or (
+                entry.is_file()
+                and not entry.is_symlink()
+                and entry.name in known
+                and entry.parent.name in ("raw", "processed")
+                and entry.parent.parent == target
+            )
+        )
+    ]
+    if foreign or target.is_symlink() or not target.is_dir():
+        shown = ", ".join(str(entry) for entry in foreign[:3]) or str(target)
+        raise ValueError(
+            f"{target} holds files that are not torchvision's MNIST cache ({shown}), so it was "
+            "not replaced and nothing was deleted. Move them elsewhere, or pass another root=."
+        )
+
+
+def _remove_stale_staging(root: Path) -> None:
+    """Remove staging folders that a killed download left in `root` (our own prefix only)."""
+    for entry in root.glob(f"{STAGING_PREFIX}*"):
+        match = re.fullmatch(rf"{re.escape(STAGING_PREFIX)}([1-9][0-9]{{0,9}})-\w+", entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and writer_is_gone(int(match[1])):
+            shutil.rmtree(entry)
+
+
 def _download_mnist(root: Path) -> None:
     """Download into a temporary folder beside the cache and move it in only when complete."""
     from torchvision.datasets import MNIST
 
+    target = root / "MNIST"
+    if target.exists() or target.is_symlink():
+        _check_cache(target)  # before downloading: nothing foreign is ever deleted
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".mnist-download-", dir=root))
+    _remove_stale_staging(root)
+    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
     try:
         MNIST(root=str(staging), train=True, download=True)
         MNIST(root=str(staging), train=False, download=True)
-        target = root / "MNIST"
         if target.exists():
-            shutil.rmtree(target)
+            target.replace(staging / "previous")  # out of the way, deleted with the staging
         (staging / "MNIST").replace(target)
     except Exception as error:
         reason = " ".join(str(error).split())
@@ -291,7 +426,7 @@ def _download_mnist(root: Path) -> None:
             "there; check the network or use the offline default source='sample'."
         ) from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # the folder mkdtemp made for this download
 
 
 def load_digits(
@@ -348,9 +483,12 @@ def load_digits(
 def write_gzip_deterministic(data: bytes, path: Path) -> None:
     """Write gzip bytes that depend only on ``data`` (no timestamp, no file name), atomically."""
     tmp = path.with_name(path.name + ".partial")
-    with (
-        open(tmp, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
-    ):
-        gz.write(data)
-    tmp.replace(path)
+    try:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
+        ):
+            gz.write(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only this function's own temporary, after a failure

@@ -237,7 +237,7 @@ def fit(
     best_state = copy_state(model.state_dict())
     start_epoch = 0
     if checkpoint is not None:
-        load_weights(model, checkpoint)
+        load_weights(model, checkpoint, source=resume_from)
         optimizer.load_state_dict(checkpoint["optimizer_state"])
         scheduler.load_state_dict(checkpoint["scheduler_state"])
         if checkpoint.get("scaler_state"):
