@@ -6,7 +6,11 @@ import contextlib
 import functools
 import gzip
 import http.server
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -324,20 +328,24 @@ def test_mnist_labels_images_count_mismatch(tmp_path):
 
 
 @contextlib.contextmanager
-def _serve_mirror(monkeypatch, folder: Path, resources):
+def _serve_mirror(monkeypatch, folder: Path, resources, *, cut_short: bool = False):
     """Serve a folder of gzipped IDX files over HTTP on localhost and point torchvision at it.
 
     torchvision's real download code runs (urllib, md5 check, gunzip); only the mirror is local.
+    Yields the list of requested paths. With `cut_short`, every response announces the whole
+    file but sends half of it and closes: a download interrupted mid-transfer.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(QuietHandler, directory=str(folder))
+    handler_class = CuttingHandler if cut_short else QuietHandler
+    handler = functools.partial(handler_class, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.requested = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/"])
         monkeypatch.setattr(MNIST, "resources", resources)
-        yield
+        yield server.requested
     finally:
         server.shutdown()
         server.server_close()
@@ -346,6 +354,21 @@ def _serve_mirror(monkeypatch, folder: Path, resources):
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
+
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path.lstrip("/"))
+        super().do_GET()
+
+
+class CuttingHandler(QuietHandler):
+    def do_GET(self) -> None:
+        self.server.requested.append(self.path.lstrip("/"))
+        payload = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[: len(payload) // 2])
+        self.close_connection = True
 
 
 def test_mnist_download_through_torchvision(tmp_path, monkeypatch):
@@ -370,10 +393,122 @@ def test_mnist_download_checksum_failure_leaves_nothing(tmp_path, monkeypatch):
 
 
 def test_mnist_download_unreachable_leaves_nothing(tmp_path, monkeypatch):
-    _serve_mirror(
-        monkeypatch, tmp_path / "no-such-mirror", write_mnist_mirror(tmp_path / "elsewhere")
-    )
+    with socket.socket() as probe:  # a localhost port with nobody listening: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{port}/"])
+    monkeypatch.setattr(MNIST, "resources", write_mnist_mirror(tmp_path / "elsewhere"))
     root = tmp_path / "data"
     with pytest.raises(ConnectionError, match="failed .*Nothing was written there"):
         data.load_digits("mnist", root=root, download=True)
     assert list(root.iterdir()) == []
+
+
+# --- a damaged MNIST cache is never used: found by torchvision's md5, fetched again -------------
+
+
+@pytest.fixture
+def mnist_cache(tmp_path, monkeypatch):
+    """Full MNIST (the fake one) downloaded through torchvision into tmp_path/data; the mirror
+    stays up and `requested` lists what later calls fetch."""
+    resources = write_mnist_mirror(tmp_path / "mirror")
+    root = tmp_path / "data"
+    with _serve_mirror(monkeypatch, tmp_path / "mirror", resources) as requested:
+        data.load_digits("mnist", root=root, download=True)
+        requested.clear()
+        yield root, root / "MNIST" / "raw", requested
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_byte(path: Path) -> None:
+    payload = bytearray(path.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    path.write_bytes(bytes(payload))
+
+
+DAMAGES = {
+    "truncated unpacked file": ("train-images-idx3-ubyte", truncate),
+    "corrupted unpacked file": ("t10k-labels-idx1-ubyte", flip_byte),
+    "truncated archive": ("train-labels-idx1-ubyte.gz", truncate),
+    "corrupted archive": ("t10k-images-idx3-ubyte.gz", flip_byte),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_mnist_file_is_never_used_and_is_named_offline(mnist_cache, damage):
+    root, raw, requested = mnist_cache
+    name, spoil = DAMAGES[damage]
+    good = snapshot(root)
+    assert (raw / name).is_file() and (raw / "train-images-idx3-ubyte.gz").is_file()
+    spoil(raw / name)
+    spoiled = snapshot(root)
+    with pytest.raises(
+        ValueError, match=rf"truncated or corrupted.*Delete them \(rm {raw / name}\)"
+    ):
+        data.load_digits("mnist", root=root)  # offline: says exactly which file to delete
+    assert snapshot(root) == spoiled and requested == []  # nothing changed, nothing fetched
+    digits = data.load_digits("mnist", root=root, download=True)  # online: fetched again
+    assert sorted(set(requested)) == sorted(n for n, _ in MNIST.resources)  # all four again
+    assert snapshot(root) == good
+    assert np.array_equal(digits.train_images.numpy(), fake_digits(40, 1)[0])
+    assert np.array_equal(digits.val_labels.numpy(), fake_digits(20, 2)[1])
+
+
+def test_a_download_cut_short_by_the_network_leaves_the_cache_as_it_was(
+    tmp_path, monkeypatch, mnist_cache
+):
+    root, raw, _ = mnist_cache
+    truncate(raw / "train-images-idx3-ubyte")
+    before = snapshot(root)
+    monkeypatch.undo()
+    resources = write_mnist_mirror(tmp_path / "mirror")
+    with (
+        _serve_mirror(monkeypatch, tmp_path / "mirror", resources, cut_short=True) as requested,
+        pytest.raises((ValueError, ConnectionError), match="Nothing was written"),
+    ):
+        data.load_digits("mnist", root=root, download=True)
+    assert requested  # the download was really tried, and cut short
+    assert snapshot(root) == before  # the half-fetched files went with the staging folder
+    assert sorted(p.name for p in root.iterdir()) == ["MNIST"]
+
+
+def test_a_download_interrupted_before_unpacking_is_named(mnist_cache):
+    """torchvision interrupted in a learner's own call: a partial archive and no unpacked file."""
+    root, raw, _ = mnist_cache
+    (raw / "t10k-labels-idx1-ubyte").unlink()
+    truncate(raw / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz does not match torchvision"):
+        data.load_digits("mnist", root=root)
+    assert len(data.load_digits("mnist", root=root, download=True).val_labels) == 20
+
+
+def test_a_cache_holding_other_files_is_not_deleted(mnist_cache):
+    root, raw, requested = mnist_cache
+    notes = raw / "my-notes.txt"
+    notes.write_text("mine")
+    truncate(raw / "train-images-idx3-ubyte")
+    before = snapshot(root)
+    with pytest.raises(ValueError, match="not torchvision's MNIST cache .*my-notes.txt.*nothing"):
+        data.load_digits("mnist", root=root, download=True)
+    assert snapshot(root) == before and requested == []  # checked before any download
+
+
+def test_staging_folders_left_by_a_killed_download_are_removed(mnist_cache):
+    root, raw, _ = mnist_cache
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = root / f"{data.STAGING_PREFIX}{dead.pid}-abc123"
+    running = root / f"{data.STAGING_PREFIX}{os.getpid()}-def456"  # a download in progress
+    unrelated = root / f"{data.STAGING_PREFIX}notes"  # not our pattern
+    for folder in (stale, running, unrelated):
+        (folder / "MNIST" / "raw").mkdir(parents=True)
+    truncate(raw / "t10k-images-idx3-ubyte")
+    data.load_digits("mnist", root=root, download=True)
+    assert sorted(p.name for p in root.iterdir()) == sorted(["MNIST", running.name, unrelated.name])
