@@ -129,3 +129,52 @@ class InfoNCELoss(nn.Module):
         positive = (y[:, None] == y[None, :]) & ~itself  # (2N, 2N)
         mean_log_prob = log_prob.masked_fill(~positive, 0.0).sum(1) / positive.sum(1)  # (2N,)
         return -mean_log_prob.mean()
+
+
+class CrossModalInfoNCELoss(nn.Module):
+    """CLIP's symmetric InfoNCE between two modalities: each item must find its partner.
+
+    Taught in 06_any_to_any_search. z_a (batch, dim) and z_b (batch, dim) are two modalities, item
+    i of one paired with item i of the other; both are scaled to length 1 and s_ij = z_a_i.z_b_j / t.
+    Direction a->b: L_i = -1/|P(i)| * sum_{j in P(i)} log( exp(s_ij) / sum_k exp(s_ik) ), and b->a
+    the same on the transposed matrix; the loss is the mean of the two directions. Without labels
+    P(i) = {i}, as in CLIP (Radford et al. 2021): every other item of the batch is a negative.
+    With digit labels P(i) is every item of the other modality with the same digit, so two 7s are
+    never pushed apart (no false negatives).
+    """
+
+    batch_kind = "cross_modal"
+
+    def __init__(self, temperature: float = 0.1) -> None:
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}.")
+        self.temperature = temperature
+
+    def forward(
+        self, z_a: torch.Tensor, z_b: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if z_a.ndim != 2 or z_b.ndim != 2 or z_a.shape != z_b.shape:
+            raise ValueError(
+                "Both modalities must be shaped (batch, dim) alike, item i of one paired with "
+                f"item i of the other; got {tuple(z_a.shape)} and {tuple(z_b.shape)}."
+            )
+        batch = z_a.shape[0]
+        if labels is None:
+            positive = torch.eye(batch, dtype=torch.bool, device=z_a.device)  # (batch, batch)
+        elif labels.shape != (batch,) or labels.dtype.is_floating_point:
+            raise ValueError(
+                f"labels must be integer digits shaped ({batch},) or None; got {labels.dtype} "
+                f"{tuple(labels.shape)}."
+            )
+        else:
+            positive = labels[:, None] == labels[None, :]  # (batch, batch)
+        z_a = F.normalize(_at_least_float32(z_a), dim=1)
+        z_b = F.normalize(_at_least_float32(z_b), dim=1)
+        logits = z_a @ z_b.T / self.temperature  # (batch, batch)
+
+        def one_direction(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            log_prob = scores - torch.logsumexp(scores, dim=1, keepdim=True)  # (batch, batch)
+            return -(log_prob.masked_fill(~mask, 0.0).sum(1) / mask.sum(1)).mean()
+
+        return (one_direction(logits, positive) + one_direction(logits.T, positive.T)) / 2
