@@ -21,6 +21,7 @@ import re
 import shutil
 import struct
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,20 +125,23 @@ def read_kaggle_csv(
     if path.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes). Download it again or pass another file.")
     try:
-        frame = pd.read_csv(path)
+        with warnings.catch_warnings():
+            # index_col=False: rows longer than the header are an error, not an index column
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} holds no CSV header or rows. Download it again.") from None
+    except pd.errors.ParserWarning:
+        raise ValueError(
+            f"{path}: its rows have more cells than the header has names, so the columns would "
+            "shift. Every row needs exactly one cell per header name; download it again."
+        ) from None
     except Exception as error:  # gzip, zip, xz, tar, encodings, the tokenizer: many ways to fail
         reason = " ".join(str(error).split())[:300]
         raise ValueError(
             f"{path} could not be read as a CSV file ({type(error).__name__}: {reason}); it may "
             "be truncated or corrupted. Download it again."
         ) from None
-    if not isinstance(frame.index, pd.RangeIndex):
-        raise ValueError(
-            f"{path}: its rows have more cells than the header has names, so the columns would "
-            "shift. Every row needs exactly one cell per header name; download it again."
-        )
 
     columns = [str(c) for c in frame.columns]
     has_label = "label" in columns
@@ -183,7 +187,7 @@ def read_kaggle_csv(
         empty = (
             cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip() == ""
         )
-        what = "is empty or NaN" if empty else f"holds {cell!r}, which is not a number"
+        what = "is empty or NaN" if empty else f"holds {str(cell)!r}, which is not a number"
         raise ValueError(
             f"{path}: row {row + 1} (after the header), column {columns[column]} {what}. "
             "Every cell must be a whole number; fix or drop that row."

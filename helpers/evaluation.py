@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score, silhouette_score
 from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
-from helpers.data import Digits, to_network_input
+from helpers.data import Digits, as_image_tensor, to_network_input
 from helpers.pairs import draw_pairs
 
 
@@ -24,10 +24,17 @@ def _as_input(images: torch.Tensor) -> torch.Tensor:
     """uint8 digits become network input; float batches (N, 1, 28, 28) pass as they are."""
     if images.dtype == torch.uint8:
         return to_network_input(images)
-    if images.ndim != 4:
+    if not images.is_floating_point() or images.ndim != 4 or images.shape[1:] != (1, 28, 28):
         raise ValueError(
             "embed expects uint8 digits (N, 28, 28) or float network input (N, 1, 28, 28), "
             f"got {images.dtype} {tuple(images.shape)}."
+        )
+    if not torch.isfinite(images).all():
+        raise ValueError("embed was given float input holding NaN or infinite values.")
+    if images.numel() and images.abs().max() > 1.001:
+        raise ValueError(
+            f"embed expects float network input in [-1, 1], got values up to "
+            f"{float(images.abs().max()):g}; pass uint8 pixels 0..255 and embed converts them."
         )
     return images
 
@@ -39,8 +46,16 @@ def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> 
     its running statistics; the source material's loop ran in train mode and lost 10 points of
     1-NN accuracy. The images may live on any device; they move to the model's device per batch.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
+    images = as_image_tensor(images, caller="embed")
+    if images.ndim == 2:
+        images = images.unsqueeze(0)  # one digit (28, 28) becomes a batch of one
+    if images.ndim < 3:
+        raise ValueError(
+            f"embed expects a batch of digits (N, 28, 28) or (N, 1, 28, 28), got shape "
+            f"{tuple(images.shape)}; add a batch axis with images[None]."
+        )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
