@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # The offline default never needs the network; keep pip quiet about the local wheel folders.
 PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
 
-.PHONY: install run test lint unit nbval lab bench e2e e2e-browser clean
+.PHONY: install run test lint unit nbval lab bench bench-gpu e2e e2e-browser clean
 
 install: $(STAMP)
 
@@ -66,8 +66,13 @@ e2e-browser:
 			"apt-get install -y chromium chromium-driver (as root; .ci/run does this)" >&2; exit 1; }; \
 	done
 
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--threads 1" on shared cores (bench/README.md).
 bench: $(STAMP)
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_pipeline.py $(BENCH_ARGS)
+
+# On a machine with a CUDA GPU and torch (no project environment needed): python bench/gpu.py
+bench-gpu:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) bench/gpu.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(EXECUTED) notebooks/checkpoints .pytest_cache

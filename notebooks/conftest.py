@@ -16,3 +16,42 @@ def pytest_collectstart(collector):
             "application/vnd.jupyter.widget-view+json",
             "application/vnd.plotly.v1+json",
         )
+
+
+# ---- Series runtime: each notebook's wall time under nbval (issue 6), compared outputs untouched --
+
+NOTEBOOK_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add each phase of each notebook cell (kernel start-up included) to its notebook's total."""
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        NOTEBOOK_SECONDS[path] = NOTEBOOK_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the notebooks' wall times and write them to build/nbval-times.json."""
+    if not NOTEBOOK_SECONDS:
+        return
+    import json
+    import os
+
+    total = sum(NOTEBOOK_SECONDS.values())
+    terminalreporter.write_sep("-", "notebook wall time under nbval")
+    for path, seconds in sorted(NOTEBOOK_SECONDS.items()):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {path}")
+    terminalreporter.write_line(f"{total:8.1f} s  all {len(NOTEBOOK_SECONDS)} notebooks")
+    target = config.rootpath / "build" / "nbval-times.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    record = {
+        "seconds": {path: round(seconds, 2) for path, seconds in sorted(NOTEBOOK_SECONDS.items())},
+        "total_s": round(total, 2),
+        "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "exit_status": int(exitstatus),
+    }
+    partial.write_text(json.dumps(record, indent=2) + "\n")
+    partial.replace(target)
+    terminalreporter.write_line(f"written to {target}")
