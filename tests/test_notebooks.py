@@ -18,11 +18,12 @@ EXPECTED = [
     "03_network_and_loss.ipynb",
     "04_training.ipynb",
     "05_embedding_space.ipynb",
+    "06_any_to_any_search.ipynb",
 ]
 NOTEBOOKS = [ROOT / "notebooks" / name for name in EXPECTED]
 
 
-def test_the_five_notebooks_exist():
+def test_the_series_notebooks_exist():
     present = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert present == EXPECTED
 
