@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 NOTEBOOK = "05_embedding_space.ipynb"
 RUN_TIMEOUT_S = 45 * 60  # about 3 minutes on an idle 2-core machine; the stand-in adds minutes
-SCREENSHOT_MAX_HEIGHT = 16_000  # Chromium's limit for one screenshot is about 16k pixels
+PAGE_HEIGHT = 5000  # the whole notebook is about 18,000 pixels tall: a few tall screenshots
 
 # The notebook's state as JupyterLab holds it: kernel status, and per code cell its execution
 # count, error outputs, output types, and what its output area shows (images, plotly plots).
@@ -46,6 +46,7 @@ panel.content.widgets.forEach((cell, index) => {
   cells.push({
     index: index,
     source: model.sharedModel.getSource().slice(0, 80),
+    outputs: outputs.map((o) => o.output_type + ' ' + Object.keys(o.data || {}).join(',')),
     umap_maps: model.sharedModel.getSource().includes('plots.scatter_maps('),
     count: model.executionCount,
     running: node.querySelector('.jp-InputArea-prompt').textContent.includes('*'),
@@ -88,7 +89,8 @@ return Array.from(document.querySelectorAll(selector)).map((el) => {
 
 # tqdm's notebook bars are ipywidgets: a progress bar plus an HTML label ("100% 3/3 ...").
 PROGRESS_JS = """
-return Array.from(document.querySelectorAll('.jp-OutputArea-output .widget-progress')).map((el) => {
+const bars = '.jp-OutputArea-output .widget-hprogress, .jp-OutputArea-output .widget-progress';
+return Array.from(document.querySelectorAll(bars)).map((el) => {
   const bar = el.querySelector('.progress-bar');
   const row = el.closest('.widget-hbox') || el.parentElement;
   return {width: bar ? bar.style.width : null, label: row ? row.innerText : ''};
@@ -149,8 +151,11 @@ def click_menu(driver, menu: str, item: str) -> None:
     menu_item.click()
 
 
+SCROLLER_JS = "return document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
+
+
 def save_screenshots(driver, artifacts: Path) -> list[Path]:
-    """One screenshot with the 3-D figure in view, one of the whole notebook in a tall window."""
+    """One screenshot with the 3-D figure in view, then the whole notebook in tall pages."""
     in_view = artifacts / "notebook05.png"
     driver.execute_script(
         "const plot = document.querySelector('.jp-OutputArea-output.js-plotly-plot');"
@@ -158,22 +163,21 @@ def save_screenshots(driver, artifacts: Path) -> list[Path]:
     )
     time.sleep(2)
     driver.save_screenshot(str(in_view))
-    height = driver.execute_script(
-        "const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
-        "return scroller ? scroller.scrollHeight : document.body.scrollHeight;"
-    )
-    full = artifacts / "notebook05_full.png"
-    driver.set_window_size(1400, min(int(height) + 300, SCREENSHOT_MAX_HEIGHT))
+    for old in artifacts.glob("notebook05_full_*.png"):
+        old.unlink()
+    driver.set_window_size(1400, PAGE_HEIGHT)
     time.sleep(5)  # plotly resizes its plots to the new window
-    driver.execute_script(
-        "const scroller = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');"
-        "if (scroller) { scroller.scrollTop = 0; }"
+    scroller = driver.execute_script(SCROLLER_JS)
+    height, visible = driver.execute_script(
+        "return [arguments[0].scrollHeight, arguments[0].clientHeight];", scroller
     )
-    time.sleep(1)
-    driver.save_screenshot(str(full))
-    if height + 300 > SCREENSHOT_MAX_HEIGHT:
-        print(f"the notebook is {height} px tall; the full screenshot shows its first part")
-    return [in_view, full]
+    pages = []
+    for number, top in enumerate(range(0, height, visible), start=1):
+        driver.execute_script("arguments[0].scrollTop = arguments[1];", scroller, top)
+        time.sleep(1)
+        pages.append(artifacts / f"notebook05_full_{number:02d}.png")
+        driver.save_screenshot(str(pages[-1]))
+    return [in_view, *pages]
 
 
 def test_notebook_05_runs_in_jupyterlab(lab_server: LabServer, browser, artifacts: Path) -> None:
