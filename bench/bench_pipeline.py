@@ -20,9 +20,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +44,9 @@ from helpers.model import EmbeddingNet  # noqa: E402
 from helpers.pairs import draw_pairs, pair_batches  # noqa: E402
 from helpers.runtime import seed_everything  # noqa: E402
 from helpers.training import TrainConfig, fit  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import fast_training as fast  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -107,14 +113,26 @@ def as_frame(images: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
     return frame
 
 
-def train_source(dataset: Dataset, budget_s: float, *, batch_size: int = 16) -> dict:
-    """The source's loop for `budget_s` seconds of training steps (epochs of 4,000 reused pairs)."""
+def train_source(
+    dataset: Dataset,
+    budget_s: float,
+    *,
+    batch_size: int = 16,
+    evaluate: Callable[[torch.nn.Module], float] | None = None,
+    eval_every_s: float | None = None,
+) -> dict:
+    """The source's loop for `budget_s` seconds of training steps (epochs of 4,000 reused pairs).
+
+    With `evaluate`, validation 1-NN is measured every `eval_every_s` seconds of training (the
+    clock stops while it is measured), so the time to reach an accuracy can be read off.
+    """
     net = EmbeddingNet()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
     loss_function = CosineMSELoss()  # the same equation as the source's ContrastiveLoss
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0)
-    trained_s, pairs, epochs = 0.0, 0, 0
+    trained_s, pairs, epochs, last_eval = 0.0, 0, 0, 0.0
+    evaluations: list[dict] = []
     while trained_s < budget_s:
         net.train()
         start = time.perf_counter()
@@ -127,10 +145,24 @@ def train_source(dataset: Dataset, budget_s: float, *, batch_size: int = 16) -> 
             loss.backward()
             optimizer.step()
             pairs += len(anchor)
+            now = trained_s + time.perf_counter() - start
+            if evaluate is not None and eval_every_s and now - last_eval >= eval_every_s:
+                trained_s, last_eval = now, now
+                evaluations.append({"trained_s": now, "pairs": pairs, "val_1nn": evaluate(net)})
+                net.train()
+                start = time.perf_counter()
         trained_s += time.perf_counter() - start
         scheduler.step()
         epochs += 1
-    return {"net": net, "trained_s": trained_s, "pairs": pairs, "epochs": epochs}
+    if evaluate is not None:
+        evaluations.append({"trained_s": trained_s, "pairs": pairs, "val_1nn": evaluate(net)})
+    return {
+        "net": net,
+        "trained_s": trained_s,
+        "pairs": pairs,
+        "epochs": epochs,
+        "evaluations": evaluations,
+    }
 
 
 def source_own_loop_embeddings(
@@ -158,7 +190,7 @@ def median_seconds(action, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def run_source(digits: Digits, budget_s: float) -> dict:
+def run_source(digits: Digits, budget_s: float, *, eval_every_s: float) -> dict:
     seed_everything(0)
     train_frame = as_frame(digits.train_images, digits.train_labels)
     val_frame = as_frame(digits.val_images, digits.val_labels)
@@ -171,43 +203,75 @@ def run_source(digits: Digits, budget_s: float) -> dict:
         for (anchor, partner, target, _) in train_set.items
         if target == 1.0 and torch.equal(anchor, partner)
     )
-    run = train_source(train_set, budget_s)
-    net = run["net"]
     gallery = torch.stack([item[0] for item in train_set.items])  # scrambled, as it trained
     queries = torch.stack([item[0] for item in val_set.items])
+
+    def evaluate(net: torch.nn.Module) -> float:  # eval mode, the series' 1-NN (torch, cosine)
+        return fast.nearest_neighbour_accuracy(
+            fast.embed_input(net, gallery),
+            digits.train_labels,
+            fast.embed_input(net, queries),
+            digits.val_labels,
+        )
+
+    run = train_source(train_set, budget_s, evaluate=evaluate, eval_every_s=eval_every_s)
+    net = run["net"]
     val_1nn = knn_accuracy(
         embed(net, gallery), digits.train_labels, embed(net, queries), digits.val_labels
     )
     own_gallery, own_gallery_labels = source_own_loop_embeddings(net, train_set)
     own_queries, own_query_labels = source_own_loop_embeddings(net, val_set)
     own_val_1nn = knn_accuracy(own_gallery, own_gallery_labels, own_queries, own_query_labels)
+    evaluations = run["evaluations"]
     return {
         "seed_pair_build_s": build_s,
         "seed_train_pairs_per_s": run["pairs"] / run["trained_s"],
+        "seed_train_images_per_s": 2 * run["pairs"] / run["trained_s"],
         "seed_epochs": run["epochs"],
         "seed_pairs_trained": run["pairs"],
         "seed_val_1nn": val_1nn,
         "seed_val_1nn_own_loop": own_val_1nn,
+        "seed_best_val_1nn": max(e["val_1nn"] for e in evaluations),
+        "seed_time_to_095_s": first_time(evaluations, 0.95),
+        "seed_time_to_097_s": first_time(evaluations, 0.97),
+        "seed_evaluations": evaluations,
         "seed_positives_that_are_the_anchor": same_image,
         "seed_transform_of_pixels": scrambled_pixels(),
     }
 
 
-def run_series(
-    digits: Digits, budget_s: float, *, loss_fn: torch.nn.Module, config: TrainConfig
-) -> dict:
+def first_time(evaluations: list[dict], level: float) -> float | None:
+    """Seconds of training until validation 1-NN first reached `level`, or None if it never did."""
+    return next((e["trained_s"] for e in evaluations if e["val_1nn"] >= level), None)
+
+
+def run_series_fit(digits: Digits, budget_s: float) -> dict:
+    """The notebooks' own pipeline (`helpers.training.fit`, supervised InfoNCE on two views)."""
     seed_everything(0)
-    model = EmbeddingNet()
     result = fit(
-        model, loss_fn, digits, config=replace(config, time_budget_s=budget_s), progress=False
+        EmbeddingNet(),
+        InfoNCELoss(temperature=SERIES_TEMPERATURE),
+        digits,
+        config=replace(SERIES_CONFIG, time_budget_s=budget_s),
+        progress=False,
     )
-    frame = result.history.to_frame()
+    history = result.history.to_frame()
+    seconds = history["seconds"].cumsum()
+    evaluations = [
+        {"trained_s": float(t), "epoch": int(epoch), "val_1nn": float(v)}
+        for epoch, t, v in zip(history.index, seconds, history["val_1nn"], strict=True)
+    ]
+    pairs = int(history["examples"].sum())  # pairs of views, each scored against the batch
     return {
-        "val_1nn": float(frame["val_1nn"].iloc[-1]),  # the final weights, like the source's
-        "best_epoch_val_1nn": float(result.best_value),
-        "epochs": len(frame),
-        "pairs_trained": int(frame["examples"].sum()),
-        "train_pairs_per_s": float(frame["examples"].sum() / frame["seconds"].sum()),
+        "fit_val_1nn": evaluations[-1]["val_1nn"],
+        "fit_best_val_1nn": float(result.best_value),
+        "fit_epochs": len(history),
+        "fit_images_per_s": 2 * pairs / float(history["seconds"].sum()),
+        "fit_time_to_095_s": first_time(evaluations, 0.95),
+        "fit_time_to_097_s": first_time(evaluations, 0.97),
+        "fit_evaluations": evaluations,
+        "fit_config": SERIES_CONFIG.to_dict(),
+        "fit_loss": f"InfoNCELoss(temperature={SERIES_TEMPERATURE}), supervised",
     }
 
 
@@ -231,46 +295,186 @@ def series_pair_build_s(digits: Digits, batch_size: int) -> dict:
     }
 
 
-def measure_throughput(digits: Digits, batch_sizes: tuple[int, ...], seconds: float = 3.0) -> dict:
-    """Training pairs per second of the series' pair pipeline for a few batch sizes."""
+# ---- Levers ------------------------------------------------------------------------------------
+
+# Throughput levers, each a recipe of the fast path; measured interleaved (see `throughput_levers`).
+THROUGHPUT_LEVERS = {
+    "uint8 tensor, pairs, batch 16, two passes": fast.Recipe(
+        loss="pairs", batch_size=16, learning_rate=1e-3, channels_last=False
+    ),
+    "uint8 tensor, pairs, batch 128, two passes": fast.Recipe(
+        loss="pairs", batch_size=128, learning_rate=1e-3, channels_last=False
+    ),
+    "in-batch pairs, batch 128": fast.Recipe(batch_size=128, channels_last=False),
+    "in-batch pairs, batch 128, channels_last": fast.Recipe(batch_size=128, channels_last=True),
+    "in-batch pairs, batch 256, channels_last": fast.Recipe(batch_size=256, channels_last=True),
+    "InfoNCE two shifted views, batch 64 (headline)": fast.HEADLINE,
+}
+
+
+def throughput_levers(data: fast.ArrayDigits, *, seconds: float, rounds: int = 3) -> dict:
+    """Images and pairs per second of each lever: `rounds` short turns each, interleaved, median.
+
+    Interleaving matters on a shared machine: a burst of load hits every lever alike instead of
+    whichever happened to run at that moment.
+    """
+    turns: dict[str, list[dict]] = {name: [] for name in THROUGHPUT_LEVERS}
+    for _ in range(rounds):
+        for name, recipe in THROUGHPUT_LEVERS.items():
+            turns[name].append(
+                fast.measure_throughput(fast.new_model, data, recipe, seconds=seconds / rounds)
+            )
     found = {}
-    for batch_size in batch_sizes:
-        seed_everything(0)
-        net = EmbeddingNet().train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-        loss_fn = CosineMSELoss()
-        generator = torch.Generator().manual_seed(0)
-        pairs, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            for x_1, x_2, y in pair_batches(
-                digits.train_images, digits.train_labels, batch_size=batch_size, generator=generator
-            ):
-                optimizer.zero_grad()
-                loss_fn(net(x_1), net(x_2), y).backward()
-                optimizer.step()
-                pairs += len(y)
-                if time.perf_counter() - start >= seconds:
-                    break
-        found[str(batch_size)] = pairs / (time.perf_counter() - start)
+    for name, measured in turns.items():
+        found[name] = {
+            "images_per_s": statistics.median(m["images_per_s"] for m in measured),
+            "pairs_per_s": statistics.median(m["pairs_per_s"] for m in measured),
+            "recipe": asdict(THROUGHPUT_LEVERS[name]),
+        }
     return found
+
+
+def compile_lever(data: fast.ArrayDigits, *, seconds: float) -> dict:
+    """torch.compile on the headline recipe: compile time, then throughput against eager mode."""
+    compiled = fast.measure_throughput(
+        fast.new_model, data, replace(fast.HEADLINE, compile=True), seconds=seconds
+    )
+    eager = fast.measure_throughput(fast.new_model, data, fast.HEADLINE, seconds=seconds)
+    return {
+        "compiled": compiled["compiled"],
+        "compile_s": compiled["compile_s"],
+        "compiled_images_per_s": compiled["images_per_s"],
+        "eager_images_per_s": eager["images_per_s"],
+        "seconds_to_pay_back": (
+            compiled["compile_s"] / (1 - eager["images_per_s"] / compiled["images_per_s"])
+            if compiled["compiled"] and compiled["images_per_s"] > eager["images_per_s"]
+            else None
+        ),
+    }
+
+
+def quality_levers(data: fast.ArrayDigits, *, budget_s: float, eval_every_s: float) -> dict:
+    """Validation 1-NN after equal wall time for recipes that differ in one lever each."""
+    recipes = {
+        "two passes per pair, batch 128, lr 1e-3": fast.Recipe(loss="pairs"),
+        "in-batch pairs, batch 128, lr 1e-3": fast.Recipe(),
+        "in-batch pairs, batch 256, lr 2e-3": fast.Recipe(batch_size=256, learning_rate=2e-3),
+        "in-batch pairs, batch 128, lr 1e-3, shift 2 px": fast.Recipe(max_shift=2),
+        "InfoNCE two shifted views, batch 64, lr 1e-3": fast.Recipe(
+            loss="views", batch_size=64, max_shift=2
+        ),
+    }
+    found = {}
+    for name, recipe in recipes.items():
+        run = fast.train(
+            fast.new_model(), data, recipe, budget_s=budget_s, eval_every_s=eval_every_s
+        )
+        summary = run.summary()
+        found[name] = {
+            key: summary[key]
+            for key in ("final_val_1nn", "best_val_1nn", "time_to_095_s", "images_per_s")
+        }
+        found[name]["pairs_per_s"] = summary["pairs_per_s"]
+        found[name]["recipe"] = asdict(recipe)
+    return found
+
+
+# ---- UMAP, measured in fresh processes ---------------------------------------------------------
+
+UMAP_CHILD = """
+import json, sys, time
+start = time.perf_counter()
+import umap
+import numpy as np
+import_s = time.perf_counter() - start
+points = np.load(sys.argv[1])
+result = {"import_s": import_s}
+def fit(count, seeded):
+    start = time.perf_counter()
+    umap.UMAP(n_neighbors=15, metric="cosine", n_epochs=200, random_state=0 if seeded else None,
+              n_jobs=1 if seeded else -1).fit_transform(points[:count])
+    return time.perf_counter() - start
+result["first_fit_s"] = fit(500, True)
+for count in [int(c) for c in sys.argv[2].split(",") if c]:
+    result[f"seeded_{count}_s"] = fit(count, True)
+    result[f"unseeded_{count}_s"] = fit(count, False)
+print(json.dumps(result))
+"""
+
+
+def umap_costs(embeddings: np.ndarray, *, sizes: tuple[int, ...]) -> dict:
+    """Import and first-fit time of UMAP with an empty numba cache, then again with it warm.
+
+    Each measurement is a fresh Python process (`NUMBA_CACHE_DIR` pointing at a new temporary
+    folder, then at the same folder again), so what is cached is exactly what numba wrote to disk.
+    The warm process also times seeded (`random_state=0`, one thread) and unseeded fits.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        points = Path(folder) / "points.npy"
+        np.save(points, embeddings.astype(np.float32))
+        environment = {**os.environ, "NUMBA_CACHE_DIR": str(Path(folder) / "numba")}
+        found = {}
+        for name, counts in (("cold", ""), ("warm", ",".join(str(c) for c in sizes))):
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", UMAP_CHILD, str(points), counts],
+                env=environment,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                return {"error": done.stderr.strip().splitlines()[-1:]}
+            found[name] = json.loads(done.stdout.strip().splitlines()[-1])
+            found[name]["process_s"] = time.perf_counter() - start
+    return found
+
+
+# ---- The whole benchmark -----------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-s", type=float, default=30.0, help="training seconds per run")
-    parser.add_argument("--source", default="sample", help="load_digits source (default: sample)")
+    parser.add_argument(
+        "--eval-every-s", type=float, default=2.0, help="seconds of training between evaluations"
+    )
+    parser.add_argument(
+        "--lever-s", type=float, default=10.0, help="training seconds per quality lever"
+    )
+    parser.add_argument(
+        "--throughput-s", type=float, default=3.0, help="seconds per throughput lever"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--skip-extra", action="store_true", help="skip the cosine-MSE series run")
+    parser.add_argument("--skip-fit", action="store_true", help="skip the notebooks' fit run")
+    parser.add_argument("--skip-levers", action="store_true", help="skip the lever measurements")
+    parser.add_argument("--skip-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument("--skip-umap", action="store_true", help="skip the UMAP measurements")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    digits = load_digits(args.source)
+    digits = load_digits("sample")
+    data = fast.load_sample_split()
+    if not torch.equal(data.val_images, digits.val_images):
+        raise ValueError("bench/sample_split.json no longer matches helpers.data's split.")
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+    section_s: dict[str, float] = {}
+    clock = {"name": "data and pair building", "start": started}
+
+    def section(name: str) -> None:
+        """Print what runs next and record how long the previous part took (wall time)."""
+        now = time.perf_counter()
+        section_s[clock["name"]] = now - clock["start"]
+        clock.update(name=name, start=now)
+        print(f"{name} ...", flush=True)
+
     print(f"{digits.description}; budget {args.budget_s:g} s of training per run", flush=True)
     results: dict = {
         "budget_s": args.budget_s,
+        "eval_every_s": args.eval_every_s,
         "data": digits.description,
         "train_images": len(digits.train_images),
         "val_images": len(digits.val_images),
@@ -279,33 +483,48 @@ def main(argv: list[str] | None = None) -> dict:
         ),
     }
     results.update(series_pair_build_s(digits, SERIES_CONFIG.batch_size))
-    print("source pipeline: building pairs and training ...", flush=True)
-    results.update(run_source(digits, args.budget_s))
-    print("series pipeline: training ...", flush=True)
-    series = run_series(
-        digits,
-        args.budget_s,
-        loss_fn=InfoNCELoss(temperature=SERIES_TEMPERATURE),
-        config=SERIES_CONFIG,
+    section("source pipeline: building pairs and training")
+    results.update(run_source(digits, args.budget_s, eval_every_s=args.eval_every_s))
+    section("series fast path: training")
+    series_model = fast.new_model()
+    series = fast.train(
+        series_model, data, fast.HEADLINE, budget_s=args.budget_s, eval_every_s=args.eval_every_s
     )
-    results.update(series)
-    results["series_loss"] = f"InfoNCELoss(temperature={SERIES_TEMPERATURE}), supervised"
-    results["series_config"] = SERIES_CONFIG.to_dict()
-    if not args.skip_extra:
-        print("series pipeline with the source's loss (cosine MSE) ...", flush=True)
-        same_loss = run_series(
-            digits,
-            args.budget_s,
-            loss_fn=CosineMSELoss(),
-            config=replace(SERIES_CONFIG, batches="pairs"),
+    summary = series.summary()
+    results.update(
+        {
+            "recipe": asdict(fast.HEADLINE),
+            "val_1nn": summary["final_val_1nn"],
+            "best_val_1nn": summary["best_val_1nn"],
+            "time_to_095_s": summary["time_to_095_s"],
+            "time_to_097_s": summary["time_to_097_s"],
+            "train_pairs_per_s": summary["pairs_per_s"],
+            "train_images_per_s": summary["images_per_s"],
+            "steps": series.steps,
+            "evaluations": series.evaluations,
+        }
+    )
+    embeddings = fast.embed(series_model, data.train_images, channels_last=True).numpy()
+    if not args.skip_fit:
+        section("the notebooks' fit (supervised InfoNCE on two views)")
+        results.update(run_series_fit(digits, args.budget_s))
+    if not args.skip_levers:
+        section("throughput levers")
+        results["throughput_levers"] = throughput_levers(data, seconds=args.throughput_s)
+        section("quality levers at equal wall time")
+        results["quality_levers_s"] = args.lever_s
+        results["quality_levers"] = quality_levers(
+            data, budget_s=args.lever_s, eval_every_s=args.eval_every_s
         )
-        results.update({f"cosine_mse_{key}": value for key, value in same_loss.items()})
-    print("throughput by batch size ...", flush=True)
-    results["train_pairs_per_s_by_batch_size"] = measure_throughput(digits, (64, 128, 256))
-    results["pair_build_speedup"] = results["seed_pair_build_s"] / results["pair_build_s"]
-    results["train_throughput_speedup"] = (
-        results["train_pairs_per_s"] / results["seed_train_pairs_per_s"]
-    )
+    if not args.skip_compile:
+        section("torch.compile")
+        results["compile"] = compile_lever(data, seconds=args.throughput_s)
+    results["amp"] = "not applicable on CPU (fp16 autocast + GradScaler run on CUDA: bench/gpu.py)"
+    if not args.skip_umap:
+        section("UMAP in fresh processes (cold numba cache, then warm)")
+        results["umap"] = umap_costs(embeddings, sizes=(1000, 4000))
+    section("writing results")
+    add_ratios(results)
     results["machine"] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -316,6 +535,8 @@ def main(argv: list[str] | None = None) -> dict:
         "load_average_at_start": load_before,
         "load_average_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "device": "cpu",
+        "bench_wall_s": time.perf_counter() - started,
+        "section_wall_s": section_s,
     }
     args.output.write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_table(results)
@@ -323,13 +544,39 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
+def add_ratios(results: dict) -> None:
+    """Series over source: throughput ratios and time-to-quality ratios (None when undefined)."""
+    results["pair_build_speedup"] = results["seed_pair_build_s"] / results["pair_build_s"]
+    results["train_pairs_per_s_ratio"] = (
+        results["train_pairs_per_s"] / results["seed_train_pairs_per_s"]
+    )
+    results["train_images_per_s_ratio"] = (
+        results["train_images_per_s"] / results["seed_train_images_per_s"]
+    )
+    for level in ("095", "097"):
+        ours, theirs = results[f"time_to_{level}_s"], results[f"seed_time_to_{level}_s"]
+        results[f"time_to_{level}_ratio"] = theirs / ours if ours and theirs else None
+
+
+def show(value: float | None, form: str) -> str:
+    return "never" if value is None else form.format(value)
+
+
 def print_table(results: dict) -> None:
+    budget = results["budget_s"]
+    seed_best = results["seed_best_val_1nn"]
     rows = [
         (
             "pair building, one epoch (s)",
             results["seed_pair_build_s"],
             results["pair_build_s"],
-            "{:.4f}",
+            "{:.3f}",
+        ),
+        (
+            "training images per second",
+            results["seed_train_images_per_s"],
+            results["train_images_per_s"],
+            "{:.0f}",
         ),
         (
             "training pairs per second",
@@ -338,28 +585,90 @@ def print_table(results: dict) -> None:
             "{:.0f}",
         ),
         (
-            "pairs trained in the budget",
-            results["seed_pairs_trained"],
-            results["pairs_trained"],
-            "{:.0f}",
+            "seconds of training to val 1-NN 0.95",
+            results["seed_time_to_095_s"],
+            results["time_to_095_s"],
+            "{:.1f}",
         ),
-        ("validation 1-NN after the budget", results["seed_val_1nn"], results["val_1nn"], "{:.3f}"),
+        (
+            "seconds of training to val 1-NN 0.97",
+            results["seed_time_to_097_s"],
+            results["time_to_097_s"],
+            "{:.1f}",
+        ),
+        (
+            f"val 1-NN after {budget:g} s (final weights)",
+            results["seed_val_1nn"],
+            results["val_1nn"],
+            "{:.3f}",
+        ),
+        ("best val 1-NN seen in the budget", seed_best, results["best_val_1nn"], "{:.3f}"),
     ]
-    print(f"\n{'':36} {'source':>10} {'series':>10} {'ratio':>8}")
+    print(f"\n{'':42} {'source':>10} {'series':>10} {'ratio':>8}")
     for name, source, series, form in rows:
-        ratio = series / source if "(s)" not in name else source / series
-        print(f"{name:36} {form.format(source):>10} {form.format(series):>10} {ratio:>7.1f}x")
-    print(f"\nraw pixels, validation 1-NN:              {results['raw_pixel_val_1nn']:.3f}")
-    print(f"source, its own train-mode embedding loop: {results['seed_val_1nn_own_loop']:.3f}")
-    if "cosine_mse_val_1nn" in results:
-        print(f"series pipeline with the source's loss:    {results['cosine_mse_val_1nn']:.3f}")
+        if source is None or series is None:
+            ratio = ""
+        elif "(s)" in name or name.startswith("seconds"):
+            ratio = f"{source / series:.1f}x"
+        else:
+            ratio = f"{series / source:.1f}x"
+        print(f"{name:42} {show(source, form):>10} {show(series, form):>10} {ratio:>8}")
+    recipe = results["recipe"]
+    per_step = recipe["batch_size"] * (2 if recipe["loss"] == "views" else 1)
     print(
-        f"source positives that are the anchor itself: {results['seed_positives_that_are_the_anchor']}"
+        "\npairs: source = pairs through the pair loss (two images each); series = pairs scored "
+        f"in-batch, N(N-1)/2 per step of N={per_step} embeddings"
     )
-    sizes = ", ".join(
-        f"{k}: {v:.0f}" for k, v in results["train_pairs_per_s_by_batch_size"].items()
-    )
-    print(f"series training pairs/s by batch size:     {sizes}")
+    if results["seed_time_to_097_s"] is None:
+        print(f"the source never reached 0.97 in {budget:g} s; its best was {seed_best:.3f}")
+    print(f"validation measured every {results['eval_every_s']:g} s of training (clock stopped)")
+    print(f"raw pixels, validation 1-NN:               {results['raw_pixel_val_1nn']:.3f}")
+    print(f"source, its own train-mode embedding loop: {results['seed_val_1nn_own_loop']:.3f}")
+    if "fit_val_1nn" in results:
+        print(
+            f"the notebooks' fit (InfoNCE, two views): {results['fit_val_1nn']:.3f} after "
+            f"{budget:g} s, 0.95 at {show(results['fit_time_to_095_s'], '{:.1f}')} s, 0.97 at "
+            f"{show(results['fit_time_to_097_s'], '{:.1f}')} s, {results['fit_images_per_s']:.0f} "
+            "images/s (evaluated once per epoch)"
+        )
+    if "throughput_levers" in results:
+        print(f"\n{'throughput lever':46} {'images/s':>9} {'pairs/s':>10}")
+        print(
+            f"{'source: DataLoader, batch 16, two passes':46} "
+            f"{results['seed_train_images_per_s']:>9.0f} {results['seed_train_pairs_per_s']:>10.0f}"
+        )
+        for name, found in results["throughput_levers"].items():
+            print(f"{name:46} {found['images_per_s']:>9.0f} {found['pairs_per_s']:>10.0f}")
+        print(
+            f"\n{'quality lever (' + str(results['quality_levers_s']) + ' s each)':46} "
+            f"{'val 1-NN':>9} {'to 0.95':>8} {'images/s':>9}"
+        )
+        for name, found in results["quality_levers"].items():
+            print(
+                f"{name:46} {found['final_val_1nn']:>9.3f} "
+                f"{show(found['time_to_095_s'], '{:.1f}'):>8} {found['images_per_s']:>9.0f}"
+            )
+    if "compile" in results:
+        found = results["compile"]
+        print(
+            f"\ntorch.compile: compiled={found['compiled']}, first step {show(found['compile_s'], '{:.1f}')} s, "
+            f"{found['compiled_images_per_s']:.0f} images/s against {found['eager_images_per_s']:.0f} eager; "
+            f"pays back after {show(found['seconds_to_pay_back'], '{:.0f}')} s of training"
+        )
+    print(f"mixed precision: {results['amp']}")
+    if "umap" in results and "error" not in results["umap"]:
+        cold, warm = results["umap"]["cold"], results["umap"]["warm"]
+        print(
+            f"UMAP import + first fit: cold numba cache {cold['import_s']:.1f} + "
+            f"{cold['first_fit_s']:.1f} s, warm {warm['import_s']:.1f} + {warm['first_fit_s']:.1f} s"
+        )
+        for count in (1000, 4000):
+            print(
+                f"UMAP on {count:,} points: random_state=0 (one thread) "
+                f"{warm[f'seeded_{count}_s']:.1f} s, random_state=None (all cores) "
+                f"{warm[f'unseeded_{count}_s']:.1f} s"
+            )
+    print(f"bench wall time {results['machine']['bench_wall_s']:.0f} s")
 
 
 if __name__ == "__main__":

@@ -167,6 +167,7 @@ def test_training_reports_time_to_quality_from_its_evaluations():
         ("NVIDIA H100 80GB HBM3", 989.0),
         ("NVIDIA H200", 989.0),
         ("NVIDIA H100 PCIe", 756.0),
+        ("NVIDIA L40S", None),
         ("Some Future GPU", None),
     ],
 )
