@@ -78,7 +78,8 @@ def to_network_input(images: torch.Tensor) -> torch.Tensor:
     """Turn uint8 pixels 0..255 into float32 network input in [-1, 1], shape (N, 1, 28, 28).
 
     Taught in 02_pairs: 0 maps to -1, 255 to +1, and nothing wraps around (the source's
-    ``ToPILImage()`` on float32 input does wrap; see the pitfall there).
+    ``ToPILImage()`` on float32 input does wrap; see the pitfall there). Anything else (another
+    dtype, another shape, something that is not an array of numbers) raises ValueError.
     """
     images = as_image_tensor(images, caller="to_network_input")
     if images.dtype != torch.uint8:
@@ -115,6 +116,9 @@ def read_kaggle_csv(
 
     ``train.csv`` has a ``label`` column then ``pixel0..pixel783``; ``test.csv`` has only the
     pixels (pass ``require_labels=False`` to read it; its labels come back as None).
+    A missing file raises FileNotFoundError; anything else wrong with it (empty, truncated,
+    not a CSV, ragged rows, wrong columns, a cell that is not a whole number in range) raises
+    ValueError naming the file and, where there is one, the row and column. Nothing is written.
     """
     path = Path(path)
     if not path.is_file():
@@ -263,8 +267,8 @@ def split_train_validation(
     return train_x, train_y, val_x, val_y
 
 
-def _damaged_mnist_files(raw: Path, *, train: bool) -> list[tuple[Path, str]]:
-    """Files of one split in `raw` that must not be used, each with the reason.
+def _damaged_mnist_files(raw: Path) -> list[tuple[Path, str]]:
+    """Files in `raw` that must not be used, each with the reason.
 
     torchvision keeps each downloaded archive (``*.gz``) beside the file it unpacks. An archive
     is checked against torchvision's md5; the unpacked file against the size and CRC-32 that the
@@ -274,11 +278,10 @@ def _damaged_mnist_files(raw: Path, *, train: bool) -> list[tuple[Path, str]]:
     from torchvision.datasets import MNIST
     from torchvision.datasets.utils import check_integrity
 
-    prefix = "train" if train else "t10k"
     damaged = []
     for name, md5 in MNIST.resources:
         archive = raw / Path(name).name
-        if not archive.name.startswith(prefix) or not archive.is_file():
+        if not archive.is_file():
             continue
         if not check_integrity(str(archive), md5):
             damaged.append((archive, "does not match torchvision's md5 checksum"))
@@ -304,18 +307,6 @@ def _read_torchvision_mnist(
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
-    damaged = _damaged_mnist_files(raw, train=train)
-    if damaged and download:
-        _download_mnist(root)  # fetch every file again; the damaged ones are never read
-        damaged = _damaged_mnist_files(raw, train=train)
-    if damaged:
-        listed = "; ".join(f"{path} {reason}" for path, reason in damaged)
-        names = " ".join(str(path) for path, _ in damaged)
-        raise ValueError(
-            f"MNIST files in {raw} are truncated or corrupted, so they were not used: {listed}. "
-            f"Delete them (rm {names}) and run again with download=True, which fetches them "
-            "again and checks them, or use the offline default source='sample'."
-        )
     try:
         dataset = MNIST(root=str(root), train=train, download=False)
     except RuntimeError as error:
@@ -343,6 +334,23 @@ def _read_torchvision_mnist(
     return images.astype(np.uint8), labels.astype(np.int64)
 
 
+def _check_mnist_files(root: Path, *, download: bool) -> None:
+    """Fetch damaged MNIST files again (download=True) or name them so they can be deleted."""
+    raw = root / "MNIST" / "raw"
+    damaged = _damaged_mnist_files(raw)
+    if damaged and download:
+        _download_mnist(root)  # fetch every file again; the damaged ones are never read
+        damaged = _damaged_mnist_files(raw)
+    if damaged:
+        listed = "; ".join(f"{path} {reason}" for path, reason in damaged)
+        names = " ".join(str(path) for path, _ in damaged)
+        raise ValueError(
+            f"MNIST files in {raw} are truncated or corrupted, so they were not used: {listed}. "
+            f"Delete them (rm {names}) and run again with download=True, which fetches them "
+            "again and checks them, or use the offline default source='sample'."
+        )
+
+
 def _idx_error(raw: Path, error: Exception) -> ValueError:
     return ValueError(
         f"The MNIST IDX files in {raw} could not be read ({type(error).__name__}: {error}); one is "
@@ -361,31 +369,23 @@ def _mnist_cache_names() -> set[str]:
     return archives | {Path(name).stem for name in archives} | {"training.pt", "test.pt"}
 
 
+def _is_cache_entry(entry: Path, target: Path, known: set[str]) -> bool:
+    """True for raw/ and processed/ in `target` and for the MNIST files inside them."""
+    parts = entry.relative_to(target).parts
+    if entry.is_symlink() or parts[0] not in ("raw", "processed"):
+        return False
+    if len(parts) == 1:
+        return entry.is_dir()
+    return len(parts) == 2 and entry.is_file() and entry.name in known
+
+
 def _check_cache(target: Path) -> None:
     """Refuse to replace `target` unless it holds only torchvision's MNIST files (raw/, processed/).
 
     A learner may pass any `root`; this package deletes nothing there that it did not download.
     """
     known = _mnist_cache_names()
-    foreign = [
-        entry
-        for entry in sorted(target.rglob("*"))
-        if not (
-            (
-                entry.is_dir()
-                and not entry.is_symlink()
-                and entry.relative_to(target).parts[0] in ("raw", "processed")
-                and len(entry.relative_to(target).parts) == 1
-            )
-            or (
-                entry.is_file()
-                and not entry.is_symlink()
-                and entry.name in known
-                and entry.parent.name in ("raw", "processed")
-                and entry.parent.parent == target
-            )
-        )
-    ]
+    foreign = [e for e in sorted(target.rglob("*")) if not _is_cache_entry(e, target, known)]
     if foreign or target.is_symlink() or not target.is_dir():
         shown = ", ".join(str(entry) for entry in foreign[:3]) or str(target)
         raise ValueError(
@@ -445,12 +445,15 @@ def load_digits(
     """Load MNIST digits from one of three real sources, split into training and validation.
 
     Taught in 02_pairs. ``validation_size`` applies to "sample" and "kaggle" (a count or a fraction);
-    "mnist" keeps its official split (60,000 train, 10,000 test used for validation).
+    "mnist" keeps its official split (60,000 train, 10,000 test used for validation); its files
+    are checked against torchvision's md5 before use, and damaged ones are fetched again with
+    ``download=True`` or named (so they can be deleted) without it.
     """
     if source not in SOURCES:
         raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}.")
     root = Path(root)
     if source == "mnist":
+        _check_mnist_files(root, download=download)
         train_x, train_y = _read_torchvision_mnist(root, train=True, download=download)
         val_x, val_y = _read_torchvision_mnist(root, train=False, download=download)
         description = (

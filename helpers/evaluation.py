@@ -45,6 +45,7 @@ def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> 
     Taught in 05_embedding_space. Eval mode turns dropout off and makes BatchNorm use (not update)
     its running statistics; the source material's loop ran in train mode and lost 10 points of
     1-NN accuracy. The images may live on any device; they move to the model's device per batch.
+    Input that is neither uint8 digits nor finite float network input in [-1, 1] raises ValueError.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
