@@ -52,7 +52,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
 # End to end, as readers use the series: notebook 05 in JupyterLab in headless Chromium, and the
-# README's two commands on a clean clone (about 4 + 25 minutes on an idle 2-core machine).
+# README's two commands on a clean clone (measured on a busy 2-core machine: 4-8 + 38 minutes).
 # Not part of `make test`. Needs Debian's chromium and chromium-driver (.ci/run installs them).
 E2E_CHROMIUM ?= /usr/bin/chromium
 E2E_CHROMEDRIVER ?= /usr/bin/chromedriver
