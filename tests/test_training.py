@@ -183,7 +183,10 @@ def test_time_budget_stops_training(small):
     config = replace(QUICK, epochs=50, time_budget_s=0.5)
     result = fit(EmbeddingNet(), CosineMSELoss(), small, config=config, progress=False)
     assert result.budget_reached and len(result.history) < 50
-    assert sum(row["seconds"] for row in result.history) < 0.5 + 1.0
+    # The budget is checked after every step, so only the last epoch may cross it: a bound on
+    # the logic rather than on wall time, which a busy machine stretches.
+    seconds = [row["seconds"] for row in result.history]
+    assert sum(seconds[:-1]) < 0.5
 
 
 def test_a_loss_and_batches_that_do_not_fit_are_refused(small):
