@@ -18,6 +18,19 @@ def pytest_collectstart(collector):
         )
 
 
+# nbval waits only 5 s for a cell's outputs after the kernel's reply; on a loaded machine the
+# kernel's output channel can lag longer than that and a healthy cell fails ("Timeout of 5 seconds
+# exceeded waiting for output", seen on 04 with five processes on two cores). The cell's own
+# time limit (--nbval-cell-timeout) is unchanged.
+OUTPUT_TIMEOUT_S = 120
+
+
+def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        if hasattr(item, "output_timeout"):
+            item.output_timeout = max(item.output_timeout, OUTPUT_TIMEOUT_S)
+
+
 # ---- Series runtime: each notebook's wall time under nbval (issue 6), compared outputs untouched --
 
 NOTEBOOK_SECONDS: dict[str, float] = {}
