@@ -84,6 +84,40 @@ def _flat(images: torch.Tensor | np.ndarray) -> np.ndarray:
     return array.reshape(len(array), -1).astype(np.float32)
 
 
+def cosine_top_k(
+    queries: torch.Tensor,
+    gallery: torch.Tensor,
+    *,
+    k: int,
+    exclude_self: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `k` gallery rows most cosine-similar to each query, best first: (scores, indices).
+
+    The one exact search of the package (k-NN, recall@k, cross-modal recall and the checks of the
+    vector database all use it). `queries` (Q, dim) or one query (dim,); `gallery` (N, dim).
+    Returns scores and indices shaped (Q, k), or (k,) for one query. With `exclude_self` the
+    queries are the gallery itself and an item is never its own neighbour (leave one out).
+    """
+    single = queries.ndim == 1
+    queries = queries.reshape(1, -1) if single else queries
+    if queries.ndim != 2 or gallery.ndim != 2 or queries.shape[1] != gallery.shape[1]:
+        raise ValueError(
+            "cosine_top_k needs queries (Q, dim) and a gallery (N, dim) of the same dim; got "
+            f"{tuple(queries.shape)} and {tuple(gallery.shape)}."
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(gallery) - exclude_self:
+        raise ValueError(
+            f"k must be a whole number from 1 to {len(gallery) - exclude_self} here, got {k!r}."
+        )
+    if exclude_self and len(queries) != len(gallery):
+        raise ValueError("exclude_self=True needs the queries to be the gallery itself.")
+    similarity = F.normalize(queries.float(), dim=1) @ F.normalize(gallery.float(), dim=1).T
+    if exclude_self:
+        similarity.fill_diagonal_(float("-inf"))  # (Q, N): an item is not its own neighbour
+    scores, indices = similarity.topk(k, dim=1)  # (Q, k), (Q, k)
+    return (scores[0], indices[0]) if single else (scores, indices)
+
+
 def knn_accuracy(
     gallery: torch.Tensor | np.ndarray,
     gallery_labels: torch.Tensor | np.ndarray,
