@@ -39,16 +39,39 @@ def _as_input(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def encode(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Outputs (N, dim) of any encoder on prepared inputs (N, ...): eval mode, no gradients, batched.
+
+    The one eval-mode loop of the package (images, text and audio encoders all use it). Results
+    come back as float32 on the CPU; the inputs move to the model's device batch by batch, and the
+    model's train/eval mode is restored afterwards.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
+    if len(inputs) == 0:
+        raise ValueError("encode was given no inputs.")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            outputs = [
+                model(inputs[start : start + batch_size].to(device)).float().cpu()  # (B, dim)
+                for start in range(0, len(inputs), batch_size)
+            ]
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs)  # (N, dim)
+
+
 def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
-    """Embeddings (N, dim) on the CPU: eval mode, no gradients, batched; the mode is restored after.
+    """Embeddings (N, dim) of digits on the CPU: eval mode, no gradients, batched.
 
     Taught in 05_embedding_space. Eval mode turns dropout off and makes BatchNorm use (not update)
     its running statistics; the source material's loop ran in train mode and lost 10 points of
     1-NN accuracy. The images may live on any device; they move to the model's device per batch.
     Input that is neither uint8 digits nor finite float network input in [-1, 1] raises ValueError.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
     images = as_image_tensor(images, caller="embed")
     if images.ndim == 2:
         images = images.unsqueeze(0)  # one digit (28, 28) becomes a batch of one
@@ -57,20 +80,22 @@ def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> 
             f"embed expects a batch of digits (N, 28, 28) or (N, 1, 28, 28), got shape "
             f"{tuple(images.shape)}; add a batch axis with images[None]."
         )
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                batch = _as_input(images[start : start + batch_size].to(device))  # (B, 1, 28, 28)
-                outputs.append(model(batch).float().cpu())  # (B, dim)
-    finally:
-        model.train(was_training)
-    if not outputs:
+    if len(images) == 0:
         raise ValueError("embed was given no images.")
-    return torch.cat(outputs)  # (N, dim)
+    _as_input(images[:1])  # the input contract, checked before any work
+    return encode(_InputContract(model), images, batch_size=batch_size)
+
+
+class _InputContract(nn.Module):
+    """Wraps a digit model so each batch passes `_as_input` (uint8 -> network input) first."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.train(model.training)  # `encode` restores this mode, so it must be the model's
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(_as_input(images))
 
 
 def _numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
