@@ -27,6 +27,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from helpers.colab import colab_url
@@ -230,13 +231,11 @@ def trace_colours_drawn(driver, plot_id: str, colours: list[str | None]) -> dict
     image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
     if legend:
         ImageDraw.Draw(image).rectangle(legend, fill=(255, 255, 255))  # its colour swatches
-    pixels = list(image.get_flattened_data())
+    pixels = np.asarray(image, dtype=np.int16)  # (height, width, 3)
     counts = {}
     for colour in {c for c in colours if c and c.startswith("#") and len(c) == 7}:
-        target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-        counts[colour] = sum(
-            1 for p in pixels if all(abs(a - b) <= 40 for a, b in zip(p, target, strict=True))
-        )
+        target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+        counts[colour] = int(np.all(np.abs(pixels - target) <= 40, axis=-1).sum())
     return counts
 
 
