@@ -76,3 +76,11 @@ bench-gpu:
 
 clean:
 	rm -rf $(EXECUTED) notebooks/checkpoints .pytest_cache
+
+# The series as a static website in build/site/ (entry: index.html), built offline with Sphinx
+# from the committed notebooks, which are not executed again (docs/README.md says how to view it).
+# `make site SITE_NOTEBOOKS=build/executed` shows the copies `make run` executed instead.
+SITE_NOTEBOOKS ?= notebooks
+.PHONY: site
+site: $(STAMP)
+	$(BIN)/python docs/build.py --notebooks $(SITE_NOTEBOOKS)
