@@ -332,7 +332,8 @@ def read_kaggle_csv(
     path = require_file(
         path,
         missing="no such file. Download train.csv from Kaggle's digit-recognizer competition "
-        "and pass its path, or use the offline default source='sample'.",
+        "(in Colab, then upload it in the Files pane) and pass its path, or use the offline "
+        "default source='sample'.",
         empty=". Download it again or pass another file.",
     )
     frame = _read_frame(path)

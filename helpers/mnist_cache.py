@@ -204,7 +204,8 @@ def _read_split(root: Path, *, train: bool, download: bool) -> tuple[np.ndarray,
 def _idx_error(raw: Path, error: Exception) -> ValueError:
     return ValueError(
         f"The MNIST IDX files in {raw} could not be read ({type(error).__name__}: {error}); one is "
-        f"truncated or corrupted. Delete the folder {raw} and load again with download=True."
+        f"truncated or corrupted. Delete the folder {raw} (rm -r in a terminal; !rm -r in a "
+        "notebook cell) and load again with download=True."
     )
 
 

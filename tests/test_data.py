@@ -700,3 +700,21 @@ def test_the_sample_rebuilds_byte_for_byte(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert files.sha256_of(output) == data.SAMPLE_SHA256 and "as recorded" in run.stdout
+
+
+def test_the_sample_and_full_mnist_load_with_pandas_and_scikit_learn_blocked(tmp_path):
+    """A torch-only script (bench/gpu.py on a bare CUDA machine) loads digits through helpers:
+    only the Kaggle CSV reader needs pandas."""
+    write_mnist_raw(tmp_path)
+    script = f"""
+import sys
+for name in ("pandas", "sklearn", "matplotlib", "tqdm", "umap"):
+    sys.modules[name] = None  # importing any of them now fails
+from helpers import checkpoints, data
+sample = data.load_digits()
+mnist = data.load_digits("mnist", root={str(tmp_path)!r}, validation_size=10)
+print(len(sample.train_labels), len(mnist.test_labels), len(sample.provenance()["train_hashes"]))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["3500", "20", "3500"]
