@@ -98,7 +98,10 @@ def chance_recall(labels: torch.Tensor, *, k: int) -> float:
 
 
 def unit(embeddings: Embeddings) -> dict[str, torch.Tensor]:
-    """Each modality's embeddings scaled to length 1."""
+    """Each modality's embeddings scaled to length 1.
+
+    Taught in 06_any_to_any_search.
+    """
     return {modality: F.normalize(values.float(), dim=1) for modality, values in embeddings.items()}
 
 
@@ -108,7 +111,10 @@ def modality_centroids(embeddings: Embeddings) -> dict[str, torch.Tensor]:
 
 
 def gap_matrix(embeddings: Embeddings) -> torch.Tensor:
-    """Distances between modality centroids (M, M), in the order of `embeddings`."""
+    """Distances between modality centroids (M, M), in the order of `embeddings`.
+
+    Taught in 06_any_to_any_search.
+    """
     centroids = torch.stack(list(modality_centroids(embeddings).values()))  # (M, dim)
     return torch.cdist(centroids[None], centroids[None])[0]  # (M, M)
 

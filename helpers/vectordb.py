@@ -48,6 +48,7 @@ class ModalityItems:
 
     Payloads: images (N, 28, 28) uint8, a list of N strings, or a list of N waveforms (samples,)
     at `modalities.audio.SAMPLE_RATE`.
+    Taught in 06_any_to_any_search.
     """
 
     embeddings: torch.Tensor
@@ -155,7 +156,10 @@ def create_table(
 
 
 def table_centroids(table: Table) -> dict[str, torch.Tensor] | None:
-    """The modality centroids a table was centred with ({modality: (dim,)}), or None if it was not."""
+    """The modality centroids a table was centred with ({modality: (dim,)}), or None if it was not.
+
+    Taught in 06_any_to_any_search.
+    """
     saved = (table.schema.metadata or {}).get(_CENTROIDS_KEY)
     if saved is None:
         return None
@@ -216,7 +220,10 @@ def search_table(
 
 
 def query_modality(query: Any) -> str:
-    """Which modality a query is: a string is text, a 28x28 array an image, a 1-D array audio."""
+    """Which modality a query is: a string is text, a 28x28 array an image, a 1-D array audio.
+
+    Taught in 06_any_to_any_search.
+    """
     if isinstance(query, str):
         if not query.strip():
             raise ValueError("The text query is empty; type a digit, e.g. 'seven'.")
@@ -242,7 +249,10 @@ def embed_query(
     text_encoder: nn.Module,
     audio_encoder: nn.Module,
 ) -> tuple[str, torch.Tensor]:
-    """The query's modality and its embedding (dim,), each modality through its own encoder."""
+    """The query's modality and its embedding (dim,), each modality through its own encoder.
+
+    Taught in 06_any_to_any_search.
+    """
     modality = query_modality(query)
     if modality == "image":
         pixels = torch.as_tensor(query)
@@ -278,7 +288,10 @@ def search_any(
 
 
 def payload(row: Mapping[str, Any]) -> np.ndarray | str:
-    """A row's item as it went in: image (28, 28) uint8, the text, or the waveform (samples,)."""
+    """A row's item as it went in: image (28, 28) uint8, the text, or the waveform (samples,).
+
+    Taught in 06_any_to_any_search.
+    """
     modality = row["modality"]
     if modality == "image":
         return np.frombuffer(row["image"], dtype=np.uint8).reshape(28, 28).copy()
@@ -290,6 +303,9 @@ def payload(row: Mapping[str, Any]) -> np.ndarray | str:
 
 
 def modality_counts(table: Table) -> dict[str, int]:
-    """How many rows each modality has in the table."""
+    """How many rows each modality has in the table.
+
+    Taught in 06_any_to_any_search.
+    """
     found = table.to_arrow().column("modality").to_pylist()
     return {modality: found.count(modality) for modality in MODALITY_ORDER}

@@ -37,7 +37,10 @@ DTMF_KEYS = {
 
 
 def dtmf_frequencies(digit: int) -> tuple[float, float]:
-    """The (row, column) tone pair in Hz that a telephone keypad plays for `digit`."""
+    """The (row, column) tone pair in Hz that a telephone keypad plays for `digit`.
+
+    Taught in 01_modalities.
+    """
     if digit not in DTMF_KEYS:
         raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}.")
     row, column = DTMF_KEYS[digit]
@@ -134,7 +137,10 @@ def dtmf_waveform(
 
 @dataclass(frozen=True)
 class ToneVariation:
-    """How much each random keypad tone may differ from the clean one."""
+    """How much each random keypad tone may differ from the clean one.
+
+    Taught in 06_any_to_any_search.
+    """
 
     min_duration_s: float = 0.12
     max_duration_s: float = 0.40
@@ -261,7 +267,10 @@ def spectrogram_batch(
 def tone_energies(
     waveform: torch.Tensor, frequencies: Sequence[float], *, sample_rate: int = SAMPLE_RATE
 ) -> torch.Tensor:
-    """Energy of `waveform` (samples,) at each of `frequencies`, shape (len(frequencies),)."""
+    """Energy of `waveform` (samples,) at each of `frequencies`, shape (len(frequencies),).
+
+    Taught in 01_modalities.
+    """
     time_s = torch.arange(waveform.numel(), dtype=torch.float64) / sample_rate
     freqs = torch.tensor(list(frequencies), dtype=torch.float64)
     phase = 2 * math.pi * freqs[:, None] * time_s[None, :]  # (tones, samples)

@@ -69,6 +69,7 @@ def digit_prototypes(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
     """The mean image of each digit, centred and scaled to unit length: (10, 784) float32.
 
     Uses the labels: the image rule below is a template matcher, not a learned encoder.
+    Taught in 01_modalities.
     """
     if images.ndim != 3 or images.shape[0] != labels.shape[0]:
         raise ValueError("Pass images (N, 28, 28) and labels (N,) of the same length.")

@@ -32,6 +32,7 @@ def imu_trace(
     specific force (everything but gravity's free fall), so standing still it feels the floor
     pushing up. Walking adds a vertical bounce at `step_hz`, a forward surge, and a sideways sway
     and body rotation at half that rate (one stride is two steps).
+    Taught in 01_modalities.
     """
     if seconds <= rest_s or rate_hz <= 4 * step_hz:
         raise ValueError(

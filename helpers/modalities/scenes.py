@@ -19,6 +19,7 @@ def moving_digit_clip(image: torch.Tensor, *, frames: int = 8, width: int = 56) 
     """A clip of `image` (28, 28) uint8 sliding left to right at a steady speed.
 
     Returns (frames, 28, width) uint8; the digit is never cropped, so each frame holds the same ink.
+    Taught in 01_modalities.
     """
     if image.shape != (28, 28) or image.dtype != torch.uint8:
         raise ValueError(
@@ -36,7 +37,10 @@ def moving_digit_clip(image: torch.Tensor, *, frames: int = 8, width: int = 56) 
 
 @dataclass(frozen=True)
 class Scene:
-    """The world a depth and a thermal camera look at: where things are (m), how warm (°C)."""
+    """The world a depth and a thermal camera look at: where things are (m), how warm (°C).
+
+    Taught in 01_modalities.
+    """
 
     camera_height_m: float = 1.2
     tilt_deg: float = 12.0  # the camera looks down by this much
@@ -76,6 +80,7 @@ def depth_and_thermal_scene(
     cameras report it) and temperature (height, width) float32 in degrees Celsius, with sensor
     noise of `noise_std_c`. The ball looks cooler towards its rim, where it is seen at a grazing
     angle (its emissivity falls there).
+    Taught in 01_modalities.
     """
     if height < 2 or width < 2 or scene.camera_height_m <= 0 or scene.ball_radius_m <= 0:
         raise ValueError("Use a picture of at least 2 x 2 pixels, a positive height and radius.")

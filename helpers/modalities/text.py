@@ -42,6 +42,7 @@ def spellings(styles: Sequence[str] = tuple(NUMERALS)) -> dict[int, tuple[str, .
     """Every distinct spelling of each digit in `styles`: {digit: (spelling, ...)}.
 
     Spellings that differ only in case count once ("six" is English and French).
+    Taught in 06_any_to_any_search.
     """
     unknown = set(styles) - set(NUMERALS)
     if unknown or not styles:
@@ -162,6 +163,7 @@ def random_digit_text(
     """`digit` in one of its spellings, with random casing, spacing and (sometimes) a typo.
 
     Written digits ("7") keep their form; only words get casing and typos.
+    Taught in 06_any_to_any_search.
     """
     if digit not in range(10):
         raise ValueError(f"digit must be an integer from 0 to 9, got {digit!r}.")
@@ -229,7 +231,10 @@ def tokenise(texts: Sequence[str], *, length: int | None = None) -> torch.Tensor
 
 
 def decode(ids: torch.Tensor) -> list[str]:
-    """Character ids (N, length) back to texts; padding is dropped, unknown characters read "?"."""
+    """Character ids (N, length) back to texts; padding is dropped, unknown characters read "?".
+
+    Taught in 01_modalities.
+    """
     if ids.ndim != 2:
         raise ValueError(f"decode reads ids shaped (N, length), got {tuple(ids.shape)}.")
     characters = {index: character for character, index in _IDS.items()} | {UNKNOWN_ID: "?"}

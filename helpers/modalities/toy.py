@@ -24,6 +24,7 @@ def toy_points(
 
     The anchor sits near the middle; positives and negatives are drawn from the same spread, so
     before any learning a positive is no closer to the anchor than a negative.
+    Taught in 01_modalities.
     """
     if n_positives < 1 or n_negatives < 1:
         raise ValueError("Use at least one positive and one negative.")
@@ -35,7 +36,10 @@ def toy_points(
 def toy_distances(
     anchor: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor
 ) -> tuple[float, float]:
-    """Mean anchor-positive and mean anchor-negative Euclidean distance."""
+    """Mean anchor-positive and mean anchor-negative Euclidean distance.
+
+    Taught in 01_modalities.
+    """
     positive = (positives - anchor).norm(dim=-1).mean().item()
     negative = (negatives - anchor).norm(dim=-1).mean().item()
     return positive, negative
