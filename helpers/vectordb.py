@@ -6,11 +6,13 @@ its modality, its digit label and the item itself (the image's pixels, the text,
 Arrow columns. Searches are exact (a flat scan with cosine distance, no approximate index), so a
 test can check them against `evaluation.cosine_top_k`.
 
+A search without a modality filter ranks every row by one cosine, and cosines of different
+modalities are not on one scale (the modality gap, Liang et al., 2022). Two remedies are offered.
 A table may store centred vectors: each modality's centroid, measured on training data, is taken
-off before storing (`binding.centre`), and the centroids are saved in the table's schema, so that
-a query is centred the same way when it searches. Centring removes most of the modality gap
-(Liang et al., 2022), so that a search without a modality filter can return items of every
-modality, ranked by what they show rather than by which encoder made them.
+off before storing (`binding.centre`) and saved in the table's schema, so a query is centred the
+same way when it searches; that removes a gap that is a shift between modalities. `search_fused`
+runs one exact search per modality and merges them by rank, so the list holds every modality
+even when a query's own modality holds near copies of it, which centring cannot change.
 
 Nothing here prints or draws: `plots.show_results` shows what a search returns. lancedb and
 pandas are imported inside the functions that use them.
@@ -219,6 +221,44 @@ def search_table(
     return found.reset_index(drop=True)
 
 
+def search_fused(
+    table: Table,
+    vector: torch.Tensor | np.ndarray,
+    *,
+    k: int = 6,
+    query_modality: str | None = None,
+    rank_constant: int = 60,
+) -> pd.DataFrame:
+    """The k best rows across modalities, merging one exact search per modality by their ranks.
+
+    Taught in 06_any_to_any_search. Cosines of different modalities are not on one scale: a
+    query's own modality holds near copies of it, so an unfiltered search returns only that
+    modality. Reciprocal rank fusion (Cormack, Clarke and Buttcher, 2009) scores each row
+    1 / (rank_constant + its rank within its modality), so the list mixes modalities: every
+    modality's best row, then every modality's second, and so on, higher cosine first in each
+    round. Adds the columns `modality_rank` and `fused_score` to those of `search_table`.
+    """
+    import pandas as pd
+
+    if isinstance(rank_constant, bool) or not isinstance(rank_constant, int) or rank_constant < 0:
+        raise ValueError(
+            f"rank_constant must be a whole number of at least 0, got {rank_constant!r}."
+        )
+    parts = []
+    for modality, count in modality_counts(table).items():
+        if count == 0:
+            continue
+        found = search_table(
+            table, vector, k=min(k, count), target=modality, query_modality=query_modality
+        )
+        found["modality_rank"] = np.arange(1, len(found) + 1)
+        parts.append(found)
+    merged = pd.concat(parts, ignore_index=True)
+    merged["fused_score"] = 1.0 / (rank_constant + merged["modality_rank"])
+    merged = merged.sort_values(["fused_score", "similarity"], ascending=False, kind="stable")
+    return merged.head(k).reset_index(drop=True)
+
+
 def query_modality(query: Any) -> str:
     """Which modality a query is: a string is text, a 28x28 array an image, a 1-D array audio.
 
@@ -276,14 +316,20 @@ def search_any(
     audio_encoder: nn.Module,
     k: int = 5,
     target: str | None = None,
+    fused: bool = False,
 ) -> tuple[str, pd.DataFrame]:
     """Embed a query of any modality and return (its modality, the top k rows of `target`).
 
-    Taught in 06_any_to_any_search. `target=None` searches all modalities at once.
+    Taught in 06_any_to_any_search. `target=None` searches all modalities at once by cosine;
+    `fused=True` instead merges one search per modality by rank (`search_fused`), a mixed list.
     """
+    if fused and target is not None:
+        raise ValueError("fused=True merges every modality; leave target=None with it.")
     modality, vector = embed_query(
         query, image_encoder=image_encoder, text_encoder=text_encoder, audio_encoder=audio_encoder
     )
+    if fused:
+        return modality, search_fused(table, vector, k=k, query_modality=modality)
     return modality, search_table(table, vector, k=k, target=target, query_modality=modality)
 
 

@@ -113,6 +113,39 @@ def test_a_centred_table_searches_exactly_the_centred_vectors(tmp_path):
         assert np.allclose(found["similarity"].to_numpy(), similarity.numpy(), atol=1e-5)
 
 
+def test_fused_search_interleaves_exact_per_modality_rankings(table):
+    table, items = table
+    query = torch.randn(16, generator=torch.Generator().manual_seed(3))
+    found = vectordb.search_fused(table, query, k=7)
+    assert found["modality_rank"].tolist() == [1, 1, 1, 2, 2, 2, 3]  # round by round
+    for rank in (1, 2):  # within a round, the higher cosine first
+        round_ = found[found["modality_rank"] == rank]["similarity"].to_numpy()
+        assert (np.diff(round_) <= 0).all()
+    for modality, part in items.items():  # each modality's rows are its exact top k, in order
+        mine = found[found["modality"] == modality]
+        _, index = cosine_top_k(query, part.embeddings, k=len(mine))
+        assert mine["id"].tolist() == (index + FIRST_ID[modality]).tolist()
+    assert np.allclose(found["fused_score"], 1 / (60 + found["modality_rank"]))
+    with pytest.raises(ValueError, match="rank_constant"):
+        vectordb.search_fused(table, query, rank_constant=-1)
+
+
+def test_fused_search_mixes_a_space_where_each_modality_keeps_near_copies_of_its_items(tmp_path):
+    # images come in near-identical pairs; texts and audio sit at the digit's direction
+    items = _gapped_items(per_modality=60)
+    images = items["image"].embeddings
+    images[1::2] = images[0::2] + 0.001  # each image has a near copy
+    items["image"] = vectordb.ModalityItems(images, items["image"].labels, items["image"].payloads)
+    vectors = {modality: part.embeddings for modality, part in items.items()}
+    centroids = binding.modality_centroids(vectors)
+    table = vectordb.create_table(tmp_path / "db", items, centroids=centroids)
+    query = images[6]  # the copy of image 6 is in the table too
+    plain = vectordb.search_table(table, query, k=3, query_modality="image")
+    assert plain["modality"].tolist()[0] == "image" and plain["similarity"][0] > 0.99
+    fused = vectordb.search_fused(table, query, k=6, query_modality="image")
+    assert sorted(fused["modality"].value_counts().tolist()) == [2, 2, 2]
+
+
 def test_create_table_overwrites_and_rejects_bad_items(tmp_path):
     items = _items()
     vectordb.create_table(tmp_path / "db", items)
@@ -176,5 +209,9 @@ def test_search_any_with_each_query_modality(tmp_path):
             )
             expected = vectordb.search_table(table, vector, k=4, target=target)
             assert results["id"].tolist() == expected["id"].tolist()
+    _, fused = vectordb.search_any("sieben", table, **search_encoders, k=6, fused=True)
+    assert sorted(fused["modality"].value_counts().tolist()) == [2, 2, 2]
+    with pytest.raises(ValueError, match="leave target=None"):
+        vectordb.search_any("sieben", table, **search_encoders, target="audio", fused=True)
     with pytest.raises(ValueError, match="uint8"):
         vectordb.embed_query(torch.zeros(28, 28), **search_encoders)
