@@ -4,13 +4,13 @@ A picture of an embedding space is a projection, and a projection can flatter or
 here comes with `layout_scores`, which measures how well the digits stay apart in the picture
 itself (the same distances the eye uses), so a map can be compared with the space it came from.
 
-UMAP is imported only when `umap_2d` is first called: the import compiles numba code (20-30 s on
-a 2-core CPU the very first time). numba caches what it compiled, next to umap's own files or in
-the folder that the environment variable NUMBA_CACHE_DIR names (the Makefile sets `.cache/numba`),
-so later runs start in a few seconds. The first fit in each new process still compiles a few
-functions (about 15 s of CPU).
+UMAP is imported only when `umap_2d` is first called: the import compiles numba code the very
+first time. numba caches what it compiled, next to umap's own files or in the folder that the
+environment variable NUMBA_CACHE_DIR names (the Makefile sets `.cache/numba`), so later imports
+are quick; the first fit in each new process still compiles a few functions. scikit-learn and
+SciPy are imported inside the functions that use them, so PCA needs only NumPy.
 
-Taught in 05_embedding_space.
+Taught in 05_embedding_space (and 06_any_to_any_search's map of three modalities).
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.linalg import orthogonal_procrustes
-from sklearn.metrics import silhouette_score
-from sklearn.neighbors import KNeighborsClassifier
 
 UMAP_METRICS = ("cosine", "euclidean")
 
@@ -178,6 +175,7 @@ def aligned_pca_frames(
         )
     if not -len(maps) <= reference < len(maps):
         raise ValueError(f"reference={reference} is not a frame index (there are {len(maps)}).")
+    from scipy.linalg import orthogonal_procrustes
 
     def spread(points: np.ndarray) -> np.ndarray:
         size = np.sqrt((points**2).sum(axis=1).mean())  # root mean square distance to the centre
@@ -212,6 +210,9 @@ def layout_scores(
         raise ValueError(f"k={k} needs 1 <= k < the number of points ({len(array)}).")
     if len(np.unique(y)) < 2:
         raise ValueError("layout_scores needs points of at least two different digits.")
+    from sklearn.metrics import silhouette_score
+    from sklearn.neighbors import KNeighborsClassifier
+
     classifier = KNeighborsClassifier(n_neighbors=k + 1, metric=metric, algorithm="brute")
     classifier.fit(array, y)
     neighbours = classifier.kneighbors(array, return_distance=False)  # (N, k + 1)

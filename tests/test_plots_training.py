@@ -35,10 +35,23 @@ def test_plot_scores_draws_each_reference_as_a_dashed_line_in_the_legend():
     assert axis.get_title() == "same budget"
 
 
-def test_plot_scores_zooms_in_so_small_differences_near_one_are_visible():
+def test_plot_scores_bars_start_at_zero_and_the_labels_carry_the_exact_values():
     figure = plots.plot_scores({"a": 0.95, "b": 0.97}, references={"pixels": 0.94})
     low, high = figure.axes[0].get_xlim()
-    assert 0.9 < low < 0.94 and 0.97 < high < 1.0
+    assert low == 0.0 and high > 0.97
+    assert sorted(text.get_text().strip() for text in figure.axes[0].texts) == ["0.950", "0.970"]
+
+
+def test_plot_scores_of_several_seeds_draw_the_mean_and_a_95_percent_interval():
+    runs = {"SupCon": [0.97, 0.98, 0.99], "single": 0.9}
+    figure = plots.plot_scores(runs)
+    axis = figure.axes[0]
+    assert [bar.get_width() for bar in axis.patches] == pytest.approx([0.98, 0.9])
+    # t(0.975, 2) = 4.303; standard error 0.01 / sqrt(3): half-width 0.0248
+    labels = sorted(text.get_text().strip() for text in axis.texts)
+    assert labels == ["0.900", "0.980 ± 0.025"]
+    with pytest.raises(ValueError, match="finite"):
+        plots.plot_scores({"a": [0.9, float("nan")]})
 
 
 def test_plot_scores_works_for_a_single_score_without_references():

@@ -1,31 +1,31 @@
-"""LanceDB table, exact search against torch, the any-modality search helper, and binding metrics."""
+"""One LanceDB table: rows keep their items, exact search equals torch's, centred tables mix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from helpers import binding, encoders, vectordb
-from helpers.model import EmbeddingNet
+from helpers import binding, vectordb
+from helpers.evaluation import cosine_top_k
+from helpers.modalities import audio, text
+from helpers.model import CharTextEncoder, EmbeddingNet, SpectrogramAudioEncoder
+
+FIRST_ID = {"image": 0, "text": 30, "audio": 60}
 
 
 def _items(seed: int = 0, per_modality: int = 30, dim: int = 16):
     generator = torch.Generator().manual_seed(seed)
     labels = torch.arange(per_modality) % 10
     images = torch.randint(0, 256, (per_modality, 28, 28), generator=generator, dtype=torch.uint8)
-    texts, text_labels = encoders.make_texts(per_modality, seed=seed)
-    tones, tone_labels = encoders.make_tones(per_modality, seed=seed)
+    texts, text_labels = text.make_texts(per_modality, seed=seed)
+    tones, tone_labels = audio.make_tones(per_modality, seed=seed)
+    vectors = {m: torch.randn(per_modality, dim, generator=generator) for m in FIRST_ID}
     return {
-        "image": vectordb.ModalityItems(
-            torch.randn(per_modality, dim, generator=generator), labels, images
-        ),
-        "text": vectordb.ModalityItems(
-            torch.randn(per_modality, dim, generator=generator), text_labels, texts
-        ),
-        "audio": vectordb.ModalityItems(
-            torch.randn(per_modality, dim, generator=generator), tone_labels, tones
-        ),
+        "image": vectordb.ModalityItems(vectors["image"], labels, images),
+        "text": vectordb.ModalityItems(vectors["text"], text_labels, texts),
+        "audio": vectordb.ModalityItems(vectors["audio"], tone_labels, tones),
     }
 
 
@@ -35,33 +35,115 @@ def table(tmp_path):
     return vectordb.create_table(tmp_path / "db", items), items
 
 
-@pytest.mark.parametrize("modality", [None, "image", "text", "audio"])
-def test_top_k_equals_exact_cosine_top_k_from_torch(table, modality):
+@pytest.mark.parametrize("target", [None, "image", "text", "audio"])
+def test_top_k_equals_exact_cosine_top_k_from_torch(table, target):
     table, items = table
     gallery = torch.cat([part.embeddings for part in items.values()])  # (90, 16)
-    first_id = {"image": 0, "text": 30, "audio": 60}
-    if modality is not None:
-        gallery = items[modality].embeddings
+    if target is not None:
+        gallery = items[target].embeddings
     for query in torch.randn(5, 16, generator=torch.Generator().manual_seed(1)):
-        found = vectordb.search_table(table, query, k=7, modality=modality)
-        similarity, index = vectordb.exact_top_k(query, gallery, k=7)
-        offset = 0 if modality is None else first_id[modality]
+        found = vectordb.search_table(table, query, k=7, target=target)
+        similarity, index = cosine_top_k(query, gallery, k=7)
+        offset = 0 if target is None else FIRST_ID[target]
         assert found["id"].tolist() == (index + offset).tolist()
         assert np.allclose(found["similarity"].to_numpy(), similarity.numpy(), atol=1e-5)
         assert np.allclose(found["distance"].to_numpy(), 1 - similarity.numpy(), atol=1e-5)
-        if modality is not None:
-            assert set(found["modality"]) == {modality}
+        if target is not None:
+            assert set(found["modality"]) == {target}
 
 
 def test_rows_keep_their_items(table):
     table, items = table
     assert table.count_rows() == 90
     assert vectordb.modality_counts(table) == {"image": 30, "text": 30, "audio": 30}
+    assert vectordb.table_centroids(table) is None
     rows = table.to_pandas().set_index("id")
     assert np.array_equal(vectordb.payload(rows.loc[3]), items["image"].payloads[3].numpy())
     assert vectordb.payload(rows.loc[31]) == items["text"].payloads[1]
     assert np.array_equal(vectordb.payload(rows.loc[62]), items["audio"].payloads[2].numpy())
     assert rows.loc[62, "label"] == items["audio"].labels[2]
+
+
+def _gapped_items(seed: int = 0, per_modality: int = 60, dim: int = 16):
+    """Each modality: its items' digit directions plus a large modality offset (a modality gap)."""
+    items = _items(seed=seed, per_modality=per_modality, dim=dim)
+    generator = torch.Generator().manual_seed(seed)
+    digit_directions = F.normalize(torch.randn(10, dim, generator=generator), dim=1)
+    for modality, part in items.items():
+        offset = 2.0 * F.normalize(torch.randn(dim, generator=generator), dim=0)
+        noise = 0.1 * torch.randn(per_modality, dim, generator=generator)
+        vectors = digit_directions[part.labels] + offset + noise  # (N, dim)
+        items[modality] = vectordb.ModalityItems(vectors, part.labels, part.payloads)
+    return items
+
+
+def test_a_centred_table_returns_a_mixed_list_where_a_plain_one_returns_one_modality(tmp_path):
+    items = _gapped_items()
+    vectors = {modality: part.embeddings for modality, part in items.items()}
+    centroids = binding.modality_centroids(vectors)
+    plain = vectordb.create_table(tmp_path / "db", items, name="plain")
+    centred = vectordb.create_table(tmp_path / "db", items, name="centred", centroids=centroids)
+    query = vectors["image"][7]  # an image of a 7
+    assert items["image"].labels[7] == 7
+    found = vectordb.search_table(plain, query, k=6)
+    assert set(found["modality"]) == {"image"}  # the gap: its own modality comes first
+    found = vectordb.search_table(centred, query, k=18, query_modality="image")  # 6 sevens each
+    counts = found["modality"].value_counts()
+    assert set(counts.index) == {"image", "text", "audio"} and counts.min() >= 4  # all answer
+    assert (found["label"] == 7).sum() >= 16  # and the answers are sevens
+    saved = vectordb.table_centroids(centred)
+    assert all(torch.allclose(saved[m], centroids[m]) for m in centroids)
+    with pytest.raises(ValueError, match="query_modality"):
+        vectordb.search_table(centred, query, k=6)
+
+
+def test_a_centred_table_searches_exactly_the_centred_vectors(tmp_path):
+    items = _gapped_items(seed=1, per_modality=30)
+    vectors = {modality: part.embeddings for modality, part in items.items()}
+    centroids = binding.modality_centroids(vectors)
+    table = vectordb.create_table(tmp_path / "db", items, centroids=centroids)
+    centred = binding.centre(vectors, centroids)
+    gallery = torch.cat([centred[m] for m in FIRST_ID])  # (90, 16)
+    for modality in FIRST_ID:
+        query = vectors[modality][3]
+        found = vectordb.search_table(table, query, k=8, query_modality=modality)
+        centred_query = binding.centre({modality: query[None]}, centroids)[modality][0]
+        similarity, index = cosine_top_k(centred_query, gallery, k=8)
+        assert found["id"].tolist() == index.tolist()
+        assert np.allclose(found["similarity"].to_numpy(), similarity.numpy(), atol=1e-5)
+
+
+def test_fused_search_interleaves_exact_per_modality_rankings(table):
+    table, items = table
+    query = torch.randn(16, generator=torch.Generator().manual_seed(3))
+    found = vectordb.search_fused(table, query, k=7)
+    assert found["modality_rank"].tolist() == [1, 1, 1, 2, 2, 2, 3]  # round by round
+    for rank in (1, 2):  # within a round, the higher cosine first
+        round_ = found[found["modality_rank"] == rank]["similarity"].to_numpy()
+        assert (np.diff(round_) <= 0).all()
+    for modality, part in items.items():  # each modality's rows are its exact top k, in order
+        mine = found[found["modality"] == modality]
+        _, index = cosine_top_k(query, part.embeddings, k=len(mine))
+        assert mine["id"].tolist() == (index + FIRST_ID[modality]).tolist()
+    assert np.allclose(found["fused_score"], 1 / (60 + found["modality_rank"]))
+    with pytest.raises(ValueError, match="rank_constant"):
+        vectordb.search_fused(table, query, rank_constant=-1)
+
+
+def test_fused_search_mixes_a_space_where_each_modality_keeps_near_copies_of_its_items(tmp_path):
+    # images come in near-identical pairs; texts and audio sit at the digit's direction
+    items = _gapped_items(per_modality=60)
+    images = items["image"].embeddings
+    images[1::2] = images[0::2] + 0.001  # each image has a near copy
+    items["image"] = vectordb.ModalityItems(images, items["image"].labels, items["image"].payloads)
+    vectors = {modality: part.embeddings for modality, part in items.items()}
+    centroids = binding.modality_centroids(vectors)
+    table = vectordb.create_table(tmp_path / "db", items, centroids=centroids)
+    query = images[6]  # the copy of image 6 is in the table too
+    plain = vectordb.search_table(table, query, k=3, query_modality="image")
+    assert plain["modality"].tolist()[0] == "image" and plain["similarity"][0] > 0.99
+    fused = vectordb.search_fused(table, query, k=6, query_modality="image")
+    assert sorted(fused["modality"].value_counts().tolist()) == [2, 2, 2]
 
 
 def test_create_table_overwrites_and_rejects_bad_items(tmp_path):
@@ -77,16 +159,14 @@ def test_create_table_overwrites_and_rejects_bad_items(tmp_path):
         )
         vectordb.create_table(tmp_path / "db", {"image": items["image"], "text": short})
     with pytest.raises(ValueError, match="30 labels"):
-        vectordb.create_table(
-            tmp_path / "db",
-            {
-                "text": vectordb.ModalityItems(
-                    items["text"].embeddings, torch.arange(3), items["text"].payloads
-                )
-            },
+        bad = vectordb.ModalityItems(
+            items["text"].embeddings, torch.arange(3), items["text"].payloads
         )
+        vectordb.create_table(tmp_path / "db", {"text": bad})
     with pytest.raises(ValueError, match="at least one"):
         vectordb.create_table(tmp_path / "db", {})
+    with pytest.raises(ValueError, match="centroid must be"):
+        vectordb.create_table(tmp_path / "db", items, centroids={"text": torch.zeros(3)})
 
 
 def test_search_table_rejects_bad_queries(table):
@@ -96,7 +176,7 @@ def test_search_table_rejects_bad_queries(table):
     with pytest.raises(ValueError, match="k must be"):
         vectordb.search_table(table, torch.ones(16), k=0)
     with pytest.raises(ValueError, match="Unknown modality"):
-        vectordb.search_table(table, torch.ones(16), modality="video")
+        vectordb.search_table(table, torch.ones(16), target="video")
     with pytest.raises(ValueError, match="one query vector"):
         vectordb.search_table(table, torch.ones(2, 16))
 
@@ -112,84 +192,26 @@ def test_query_modality_tells_the_kinds_apart():
 
 def test_search_any_with_each_query_modality(tmp_path):
     torch.manual_seed(0)
-    image_encoder = EmbeddingNet(embedding_dim=16).eval()
-    text_encoder = encoders.CharTextEncoder(embedding_dim=16)
-    audio_encoder = encoders.SpectrogramAudioEncoder(embedding_dim=16)
+    search_encoders = {
+        "image_encoder": EmbeddingNet(embedding_dim=16).eval(),
+        "text_encoder": CharTextEncoder(embedding_dim=16),
+        "audio_encoder": SpectrogramAudioEncoder(embedding_dim=16),
+    }
     table = vectordb.create_table(tmp_path / "db", _items())
-    found_encoders = dict(
-        image_encoder=image_encoder, text_encoder=text_encoder, audio_encoder=audio_encoder
-    )
-    tone = encoders.make_tones(10, seed=9)[0][0]
+    tone = audio.make_tones(10, seed=9)[0][0]
     image = torch.randint(0, 256, (28, 28), dtype=torch.uint8)
     for query, kind in [(image, "image"), ("sieben", "text"), (tone, "audio")]:
-        modality, vector = vectordb.embed_query(query, **found_encoders)
+        modality, vector = vectordb.embed_query(query, **search_encoders)
         assert modality == kind and vector.shape == (16,)
         for target in (None, "audio"):
             modality, results = vectordb.search_any(
-                query, table, **found_encoders, k=4, target=target
+                query, table, **search_encoders, k=4, target=target
             )
-            expected = vectordb.search_table(table, vector, k=4, modality=target)
+            expected = vectordb.search_table(table, vector, k=4, target=target)
             assert results["id"].tolist() == expected["id"].tolist()
-        figure = vectordb.show_results(query, results, query_label=7, play_audio=True)
-        assert len(figure.axes) == 5
+    _, fused = vectordb.search_any("sieben", table, **search_encoders, k=6, fused=True)
+    assert sorted(fused["modality"].value_counts().tolist()) == [2, 2, 2]
+    with pytest.raises(ValueError, match="leave target=None"):
+        vectordb.search_any("sieben", table, **search_encoders, target="audio", fused=True)
     with pytest.raises(ValueError, match="uint8"):
-        vectordb.embed_query(torch.zeros(28, 28), **found_encoders)
-
-
-def test_show_results_rejects_empty_results(table):
-    table, _ = table
-    results = vectordb.search_table(table, torch.ones(16), k=3).iloc[:0]
-    with pytest.raises(ValueError, match="no results"):
-        vectordb.show_results("seven", results)
-
-
-# --- binding metrics ----------------------------------------------------------------------------
-
-
-def test_cross_modal_recall_on_a_perfect_and_a_shuffled_space():
-    labels = torch.arange(40) % 10
-    centres = torch.eye(10)
-    perfect = {"image": centres[labels], "text": centres[labels] + 0.01 * torch.randn(40, 10)}
-    tables = binding.cross_modal_recall(perfect, {"image": labels, "text": labels}, ks=(1, 5))
-    assert (tables[1].to_numpy() == 1).all() and (tables[5].to_numpy() == 1).all()
-    shuffled = {"image": centres[labels], "text": centres[labels.roll(1)]}
-    tables = binding.cross_modal_recall(shuffled, {"image": labels, "text": labels}, ks=(1,))
-    assert tables[1].loc["text", "image"] == 0 and tables[1].loc["image", "image"] == 1
-    with pytest.raises(ValueError, match="same modalities"):
-        binding.cross_modal_recall(perfect, {"image": labels})
-
-
-def test_chance_recall_matches_simulation():
-    labels = torch.arange(1000) % 10
-    assert binding.chance_recall(labels, k=1) == pytest.approx(0.1)
-    generator = torch.Generator().manual_seed(0)
-    draws = torch.stack([torch.randperm(1000, generator=generator)[:5] for _ in range(4000)])
-    simulated = (labels[draws] == 0).any(dim=1).float().mean().item()
-    assert binding.chance_recall(labels, k=5) == pytest.approx(simulated, abs=0.02)
-
-
-def test_centring_closes_the_gap_between_centroids():
-    generator = torch.Generator().manual_seed(0)
-    space = {
-        "image": torch.randn(200, 8, generator=generator) + 3 * torch.eye(8)[0],
-        "text": torch.randn(200, 8, generator=generator) + 3 * torch.eye(8)[1],
-    }
-    gap = binding.centroid_distances(space)
-    assert gap.loc["image", "text"] > 0.5 and gap.loc["image", "image"] == 0
-    centred = binding.centre(space, binding.modality_centroids(space))
-    assert binding.centroid_distances(centred).loc["image", "text"] < 0.2
-    with pytest.raises(ValueError, match="No centroid"):
-        binding.centre(space, {"image": torch.zeros(8)})
-
-
-def test_binding_plots_draw():
-    table = binding.cross_modal_recall(
-        {"a": torch.eye(10), "b": torch.eye(10)}, {"a": torch.arange(10), "b": torch.arange(10)}
-    )[1]
-    figure = binding.plot_recall_heatmaps({"one": table, "two": table}, note="chance 0.1")
-    assert len(figure.axes) == 2
-    points = np.random.default_rng(0).normal(size=(6, 2))
-    figure = binding.plot_modality_maps(points, ["image", "text", "audio"] * 2, np.arange(6) % 3)
-    assert len(figure.axes) == 2
-    with pytest.raises(ValueError, match="points"):
-        binding.plot_modality_maps(points, ["image"], np.arange(6))
+        vectordb.embed_query(torch.zeros(28, 28), **search_encoders)
