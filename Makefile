@@ -20,8 +20,9 @@ EXECUTED := build/executed
 # Cache numba's compiled code (UMAP) inside the project so only the first run pays for it.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PYTHONHASHSEED := 0
-# The offline default never needs the network; keep pip quiet about the local wheel folders.
-PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
+# pip shows errors only (-qq): its notes about this machine's extra wheel folders and setuptools'
+# advice on editable installs are not for a newcomer; a failed install still stops with its error.
+PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input -qq
 
 .PHONY: install run test lint unit nbval lab bench bench-gpu e2e e2e-browser python312 python312-env clean
 
@@ -30,8 +31,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@echo "Creating $(VENV) with $(PYTHON) (first run only; torch is large, this takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PIP) install --quiet -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location"; test "$${PIPESTATUS[0]}" -eq 0
+	$(PIP) install --upgrade "pip>=24"
+	$(PIP) install -c constraints.txt -e ".[dev]"
 	$(BIN)/python -c "import sys, helpers, torch, umap, nbval; print('environment ready: Python', sys.version.split()[0], 'torch', torch.__version__)"
 	touch $(STAMP)
 
@@ -43,7 +44,7 @@ run: $(STAMP)
 		printf '%s ... ' "$$nb"; start=$$(date +%s); \
 		$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
 			--KernelManager.transport_encryption=auto --log-level=WARN \
-			--output-dir $(EXECUTED) "$$nb" || exit 1; \
+			--output-dir $(EXECUTED) "$$nb" || { echo "make run: $$nb failed, see above" >&2; exit 1; }; \
 		echo "done in $$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "Executed copies are in $(EXECUTED)/; the notebooks in notebooks/ are unchanged."
