@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -93,16 +94,19 @@ def test_notebook_runs_alone_in_simulated_colab(
     torch_init = colab_stack.links / "torch" / "__init__.py"
     torch_before = torch_init.resolve().stat().st_mtime_ns
     machine = colab.new_machine(colab_stack, tmp_path)
-    run = colab.run_notebook(
-        machine,
-        clone / "notebooks" / notebook.name,  # the committed notebook, as GitHub would serve it
-        repository=ROOT,
-        url=url,
-        ref=branch,
-        executed_dir=artifacts / "colab",
-    )
-    added = colab.installed_on_machine(machine)
-    helpers_file = colab.where_helpers_comes_from(machine, repository=ROOT)
+    try:
+        run = colab.run_notebook(
+            machine,
+            clone / "notebooks" / notebook.name,  # the committed notebook, as GitHub serves it
+            repository=ROOT,
+            url=url,
+            ref=branch,
+            executed_dir=artifacts / "colab",
+        )
+        added = colab.installed_on_machine(machine)
+        helpers_file = colab.where_helpers_comes_from(machine, repository=ROOT)
+    finally:
+        shutil.rmtree(machine.root, ignore_errors=True)  # what the install added: about 450 MB
     status = "passed" if run.error is None else f"failed at {run.error}"
     record(colab_times, run, python=colab_stack.version, status=status)
     print(
