@@ -34,8 +34,9 @@ from pathlib import Path
 
 import nbformat
 
-# What Colab preinstalls, of what the series uses: the stack named in issue 12 plus a Jupyter
-# kernel, tqdm and pyarrow, which Colab also ships. umap-learn and lancedb are left to the install
+# What Colab preinstalls, of what the series uses: the stack named in issue 12, a Jupyter kernel,
+# and tqdm, pyarrow and nbformat, which Colab also ships (plotly's notebook renderers, Colab's
+# among them, refuse to draw without nbformat). umap-learn and lancedb are left to the install
 # line, so the simulation proves that it brings them.
 COLAB_PREINSTALLED = (
     "torch",
@@ -50,6 +51,7 @@ COLAB_PREINSTALLED = (
     "ipykernel",
     "tqdm",
     "pyarrow",
+    "nbformat",
     "pip",
 )
 KEPT = ("torch", "torchvision", "triton", "nvidia")  # what the install line must never reinstall
