@@ -85,7 +85,7 @@ python312:
 	@echo $(PYTHON312)
 
 python312-env: python312
-	@$(MAKE) --no-print-directory install PYTHON=$(PYTHON312)
+	@$(MAKE) -s --no-print-directory install PYTHON=$(PYTHON312)
 
 e2e-browser:
 	@for program in "$(E2E_CHROMIUM)" "$(E2E_CHROMEDRIVER)"; do test -x "$$program" || { \
