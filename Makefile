@@ -1,9 +1,18 @@
 # Two commands do all the set-up: `make run` (execute the series) and `make test` (every test).
-# Both create the virtual environment they need in .venv on first use.
+# Both create the virtual environment they need on first use: .venv with the default python3, or
+# one per Python named on the command line (`make test PYTHON=python3.12` uses .venv-3.12).
 
 SHELL := /bin/bash
 PYTHON ?= python3
+ifeq ($(origin PYTHON),file)
 VENV := .venv
+else
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON=$(PYTHON) does not run here; name a Python 3.11 or 3.12 interpreter (`make python312` finds an installed 3.12))
+endif
+VENV := .venv-$(PYTHON_VERSION)
+endif
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXECUTED := build/executed
@@ -11,29 +20,34 @@ EXECUTED := build/executed
 # Cache numba's compiled code (UMAP) inside the project so only the first run pays for it.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PYTHONHASHSEED := 0
-# The offline default never needs the network; keep pip quiet about the local wheel folders.
-PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input
+# pip shows errors only (-qq): its notes about this machine's extra wheel folders and setuptools'
+# advice on editable installs are not for a newcomer; a failed install still stops with its error.
+PIP := $(BIN)/python -m pip --disable-pip-version-check --no-input -qq
 
-.PHONY: install run test lint unit nbval lab bench bench-gpu e2e e2e-browser clean
+.PHONY: install run test lint unit nbval lab bench bench-gpu e2e e2e-browser python312 python312-env clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	@echo "Creating $(VENV) (first run only; torch is large, this takes a few minutes)"
+	@echo "Creating $(VENV) with $(PYTHON) (first run only; torch is large, this takes a few minutes)"
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade "pip>=24" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PIP) install --quiet -c constraints.txt -e ".[dev]" 2>&1 | grep -v "^WARNING: Location"; test "$${PIPESTATUS[0]}" -eq 0
-	$(BIN)/python -c "import helpers, torch, umap, nbval; print('environment ready: torch', torch.__version__)"
+	$(PIP) install --upgrade "pip>=24"
+	$(PIP) install -c constraints.txt -e ".[dev]"
+	$(BIN)/python -c "import sys, helpers, torch, umap, nbval; print('environment ready: Python', sys.version.split()[0], 'torch', torch.__version__)"
 	touch $(STAMP)
 
+# One line per notebook. The kernel's connection is encrypted (CurveZMQ keys that jupyter_client
+# hands to kernels whose spec supports them), which also stops ipykernel's warning about plain TCP.
 run: $(STAMP)
 	@mkdir -p $(EXECUTED)
 	@for nb in notebooks/[0-9]*.ipynb; do \
-		echo "== $$nb"; start=$$(date +%s); \
+		printf '%s ... ' "$$nb"; start=$$(date +%s); \
 		$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1800 \
-			--output-dir $(EXECUTED) "$$nb" --log-level=WARN || exit 1; \
-		echo "   done in $$(( $$(date +%s) - start )) s -> $(EXECUTED)/$$(basename $$nb)"; \
+			--KernelManager.transport_encryption=auto --log-level=WARN \
+			--output-dir $(EXECUTED) "$$nb" || { echo "make run: $$nb failed, see above" >&2; exit 1; }; \
+		echo "done in $$(( $$(date +%s) - start )) s"; \
 	done
+	@echo "Executed copies are in $(EXECUTED)/; the notebooks in notebooks/ are unchanged."
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests bench data notebooks
@@ -51,14 +65,27 @@ test: lint $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
 
-# End to end, as readers use the series: notebook 05 in JupyterLab in headless Chromium, and the
-# README's two commands on a clean clone (measured on a busy 2-core machine: 4-8 + 38 minutes).
-# Not part of `make test`. Needs Debian's chromium and chromium-driver (.ci/run installs them).
+# End to end, as readers use the series (not part of `make test`): notebook 05 in JupyterLab in
+# headless Chromium, every notebook alone in a simulated Colab on Python 3.12 (.venv-3.12, shared
+# with `make test PYTHON=python3.12`), and the README's quick start. Needs Debian's chromium and
+# chromium-driver (.ci/run installs them).
 E2E_CHROMIUM ?= /usr/bin/chromium
 E2E_CHROMEDRIVER ?= /usr/bin/chromedriver
 export E2E_CHROMIUM E2E_CHROMEDRIVER
-e2e: e2e-browser $(STAMP)
-	$(BIN)/pytest tests/e2e -m e2e -v -s
+e2e: e2e-browser $(STAMP) python312-env
+	COLAB_PYTHON=$(CURDIR)/.venv-3.12/bin/python $(BIN)/pytest tests/e2e -m e2e -v -s
+
+# Python 3.12 (Colab's): python3.12 on PATH, else the newest 3.12 under pyenv (whose python3.12
+# shim answers only where pyenv has selected a 3.12). `make python312` prints the one found.
+PYTHON312 ?= $(firstword $(shell for p in python3.12 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 2>/dev/null | sort -rV); do $$p -c 'import sys; print(sys.executable)' 2>/dev/null && break; done))
+python312:
+	@"$(PYTHON312)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null || { \
+		echo "No Python 3.12 found (PYTHON312=$(PYTHON312)): install one (pyenv install 3.12, or" \
+			"your system's python3.12 package) or pass PYTHON312=/path/to/python3.12" >&2; exit 1; }
+	@echo $(PYTHON312)
+
+python312-env: python312
+	@$(MAKE) -s --no-print-directory install PYTHON=$(PYTHON312)
 
 e2e-browser:
 	@for program in "$(E2E_CHROMIUM)" "$(E2E_CHROMEDRIVER)"; do test -x "$$program" || { \

@@ -1,4 +1,5 @@
-"""Project files agree with each other: environment.yml and pyproject.toml, notebooks and Colab."""
+"""Project files agree with each other: environment.yml and pyproject.toml, notebooks and Colab,
+the README's quick start and what CI runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import yaml
+
+from tests.e2e.quick_start import quick_start_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,5 +42,32 @@ def test_torch_pins_agree():
         assert pin in constraints and pin in environment
 
 
-def test_ci_runs_make_test():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_both_pythons_are_allowed_everywhere():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    assert "python>=3.11,<3.13" in (ROOT / "environment.yml").read_text()
+
+
+def test_readme_quick_start_is_make_run_then_make_test():
+    assert quick_start_commands((ROOT / "README.md").read_text()) == ["make run", "make test"]
+
+
+def test_ci_runs_the_quick_start_both_pythons_and_e2e():
+    steps = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    quick_start = steps.index("python3 tests/e2e/quick_start.py run")  # make run, make test
+    second_python = steps.index('make test PYTHON="$(make --no-print-directory python312)"')
+    assert quick_start < second_python < steps.index("make e2e")
+
+
+def test_makefile_comments_carry_no_machine_timings():
+    comments = [
+        line
+        for line in (ROOT / "Makefile").read_text().splitlines()
+        if line.lstrip().startswith("#")
+    ]
+    timed = [line for line in comments if re.search(r"\d\s*(s|min|minutes?|seconds?)\b", line)]
+    assert not timed, f"timings belong in the README, measured, not in the Makefile: {timed}"

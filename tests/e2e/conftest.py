@@ -1,7 +1,9 @@
 """Fixtures for the end-to-end checks: a JupyterLab server and headless Chromium.
 
 These tests run with `make e2e` only (`pytest -m e2e`); pyproject.toml deselects the `e2e` marker
-everywhere else, so `make test` never starts a browser or a clone of the repository.
+everywhere else, so `make test` never starts a browser, a clone of the repository or a simulated
+Colab. A new end-to-end check is a `test_*.py` file here whose tests carry `pytestmark =
+pytest.mark.e2e`; it can use the fixtures below and writes what it saves under build/e2e/.
 Chromium comes from Debian (`apt-get install -y chromium chromium-driver`, done by `.ci/run`);
 Selenium is pointed at it explicitly so that Selenium Manager never tries to download a browser.
 """

@@ -1,16 +1,23 @@
-"""The README's quick start, followed literally on a clean clone.
+"""The README's quick start, followed literally on a clean clone, checked for what it promises.
 
-The test clones the repository's committed HEAD into a temporary folder, reads the commands of the
-first code block under "## Two commands" in README.md, runs them there in order, and checks what
-they promise: an executed copy of every notebook in build/executed/ with no error output, and a
-test run that passes. A README that drifts from what works fails here. It builds a fresh .venv in
-the clone and runs the series twice: 38 minutes on a busy 2-core machine (`make run` 25, `make test`
-13). Run with `make e2e`; `make test`
-deselects it, so the clone's own `make test` does not start it again.
+A newcomer clones the repository and types the commands of the first code block under
+"## Two commands" in README.md. Those promise an executed copy of every notebook in
+build/executed/ with no error output, and a test run that passes. A README that drifts from what
+works fails here.
+
+CI is itself a clean clone, and `.ci/run` starts with exactly those commands
+(`python3 tests/e2e/quick_start.py run`), which writes build/quick-start/record.json. When that
+record belongs to this commit and was made on a clean checkout with nothing built yet, this test
+checks its promises from the record and the files it left, instead of cloning and building a
+second environment. Anywhere else (a developer's working tree) it clones the committed HEAD into a
+temporary folder and runs the commands there, which builds a fresh .venv and runs the series
+twice. Run with `make e2e`; `make test` deselects it, so the clone's own `make test` does not start
+it again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,28 +29,13 @@ import nbformat
 import pytest
 
 from tests.e2e.conftest import ROOT
+from tests.e2e.quick_start import RECORD, log_name, quick_start_commands
 
 pytestmark = pytest.mark.e2e
 
-SECTION = "## Two commands"
-COMMAND_TIMEOUT_S = 2 * 60 * 60  # per command; each took under 25 minutes on a busy machine
+COMMAND_TIMEOUT_S = 2 * 60 * 60  # per command, in the clone
 # pytest's last line, for example "====== 212 passed, 3 warnings in 812.10s (0:13:32) ======"
 PYTEST_SUMMARY = re.compile(r"^=+ (?P<summary>.+ in [0-9.]+s.*?) =+$", re.MULTILINE)
-
-
-def quick_start_commands(readme: str) -> list[str]:
-    """The commands of the first fenced code block under the README's quick-start heading."""
-    heading = readme.find(f"\n{SECTION}\n")
-    if heading < 0:
-        raise ValueError(
-            f"README.md has no {SECTION!r} section: the newcomer has nothing to follow"
-        )
-    section = readme[heading + len(SECTION) + 2 :].split("\n## ", 1)[0]
-    block = re.search(r"^```[a-z]*\n(?P<body>.*?)^```", section, re.MULTILINE | re.DOTALL)
-    if block is None:
-        raise ValueError(f"the {SECTION!r} section of README.md has no fenced code block")
-    lines = (line.split("#", 1)[0].strip() for line in block.group("body").splitlines())
-    return [line for line in lines if line]
 
 
 def test_quick_start_commands_are_read_from_the_readme() -> None:
@@ -54,7 +46,7 @@ def test_quick_start_commands_are_read_from_the_readme() -> None:
 def newcomer_environment() -> dict[str, str]:
     """The caller's environment without what `make e2e` or a virtual environment added to it."""
     dropped = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "VIRTUAL_ENV", "PYTHONPATH"}
-    dropped |= {"NUMBA_CACHE_DIR", "PYTHONHASHSEED"}  # the clone's Makefile sets its own
+    dropped |= {"NUMBA_CACHE_DIR", "PYTHONHASHSEED", "COLAB_PYTHON"}  # the Makefile sets its own
     environment = {key: value for key, value in os.environ.items() if key not in dropped}
     paths = environment.get("PATH", "").split(os.pathsep)
     environment["PATH"] = os.pathsep.join(p for p in paths if not p.startswith(str(ROOT)))
@@ -73,7 +65,47 @@ def error_outputs(notebook_path: Path) -> list[str]:
     ]
 
 
+def check_promises(checkout: Path, logs: list[Path]) -> None:
+    """`make run` left an error-free executed copy of every notebook; `make test`'s pytest passed."""
+    notebooks = sorted(path.name for path in (checkout / "notebooks").glob("[0-9]*.ipynb"))
+    executed = checkout / "build" / "executed"
+    assert notebooks, "the checkout has no notebooks"
+    missing = [name for name in notebooks if not (executed / name).is_file()]
+    assert not missing, f"no executed copy in build/executed/ of {missing}"
+    errors = {name: error_outputs(executed / name) for name in notebooks}
+    assert not any(errors.values()), f"error outputs in executed notebooks: {errors}"
+    print(f"executed copies of {len(notebooks)} notebooks, no error outputs")
+
+    summaries = PYTEST_SUMMARY.findall(logs[-1].read_text(errors="replace"))
+    assert summaries, f"no pytest summary line in {logs[-1]}"
+    summary = summaries[-1]
+    print(f"pytest of the quick start: {summary}")
+    assert re.search(r"\b[1-9][0-9]* passed\b", summary), summary
+    assert not re.search(r"\b(failed|errors?)\b", summary), summary
+
+
+def quick_start_record() -> dict | None:
+    """The record `.ci/run` left for this very commit on a fresh checkout, or None."""
+    if not RECORD.is_file():
+        return None
+    record = json.loads(RECORD.read_text())
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    fresh = record.get("clean_checkout") and record.get("nothing_built_yet")
+    return record if record.get("commit") == head and fresh else None
+
+
 def test_readme_quick_start_on_a_clean_clone(tmp_path: Path, artifacts: Path) -> None:
+    record = quick_start_record()
+    if record is not None:
+        commands = [step["command"] for step in record["commands"]]
+        print(f"\nthe quick start ran on this clean checkout (CI): {record['commands']}")
+        assert commands == quick_start_commands((ROOT / "README.md").read_text())
+        assert all(step["exit_status"] == 0 for step in record["commands"]), record
+        check_promises(ROOT, [RECORD.parent / step["log"] for step in record["commands"]])
+        return
+
     clone = tmp_path / "contrastive-mnist"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     head = subprocess.run(
@@ -83,13 +115,13 @@ def test_readme_quick_start_on_a_clean_clone(tmp_path: Path, artifacts: Path) ->
         text=True,
     ).stdout.strip()
     commands = quick_start_commands((clone / "README.md").read_text())
-    print(f"\nclone of {head} in {clone}; the README's commands: {commands}")
+    print(f"\nno quick-start record of this commit: clone of {head} in {clone}; {commands}")
     assert commands, "the quick start lists no command"
     environment = newcomer_environment()
     logs = []
     try:
         for number, command in enumerate(commands, start=1):
-            log = artifacts / f"newcomer_{number}_{re.sub(r'[^a-z0-9]+', '_', command)}.log"
+            log = artifacts / f"newcomer_{log_name(number, command)}"
             logs.append(log)
             started = time.monotonic()
             with log.open("w") as log_file:
@@ -108,23 +140,6 @@ def test_readme_quick_start_on_a_clean_clone(tmp_path: Path, artifacts: Path) ->
             print(f"`{command}` exited {finished.returncode} after {seconds:.0f} s; log: {log}")
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
             assert finished.returncode == 0, f"`{command}` failed; the end of {log}:\n{tail}"
-
-        # `make run`'s promise: an executed copy of every notebook, without error outputs.
-        notebooks = sorted(path.name for path in (clone / "notebooks").glob("[0-9]*.ipynb"))
-        executed = clone / "build" / "executed"
-        assert notebooks, "the clone has no notebooks"
-        missing = [name for name in notebooks if not (executed / name).is_file()]
-        assert not missing, f"no executed copy in build/executed/ of {missing}"
-        errors = {name: error_outputs(executed / name) for name in notebooks}
-        assert not any(errors.values()), f"error outputs in executed notebooks: {errors}"
-        print(f"executed copies of {len(notebooks)} notebooks, no error outputs")
-
-        # The test command's promise: pytest ran and nothing failed.
-        summaries = PYTEST_SUMMARY.findall(logs[-1].read_text(errors="replace"))
-        assert summaries, f"no pytest summary line in {logs[-1]}"
-        summary = summaries[-1]
-        print(f"pytest in the clone: {summary}")
-        assert re.search(r"\b[1-9][0-9]* passed\b", summary), summary
-        assert not re.search(r"\b(failed|errors?)\b", summary), summary
+        check_promises(clone, logs)
     finally:
         shutil.rmtree(clone, ignore_errors=True)  # its .venv alone is about 7 GB
