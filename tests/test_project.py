@@ -71,3 +71,16 @@ def test_makefile_comments_carry_no_machine_timings():
     ]
     timed = [line for line in comments if re.search(r"\d\s*(s|min|minutes?|seconds?)\b", line)]
     assert not timed, f"timings belong in the README, measured, not in the Makefile: {timed}"
+
+
+def test_every_helpers_subpackage_ships_in_the_wheel():
+    """Colab installs helpers with pip: a subpackage missing from `packages` would not be there."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "helpers").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
