@@ -2,7 +2,9 @@
 
 Each check runs the reader's function on fixed inputs, compares the result with the series' own
 code (`imu.imu_trace`'s known pace, `evaluation.cosine_top_k`, the pull term of 01's loss) and
-prints one verdict line through `report`: "right", or a hint aimed at the mistake it found.
+prints one verdict line through `report`: "right", or a hint aimed at the mistake it found. A check
+returns None, so a notebook cell that ends with it shows the verdict and nothing else (a trailing
+semicolon would not hide a returned value under nbval, which runs cells without history).
 
 Taught in 01_modalities.
 """
@@ -28,28 +30,26 @@ PULL_ONLY_STEPS = 100
 # --- exercise 1: the walking pace from the accelerometer ----------------------------------------
 
 
-def check_pace(walking_pace: Callable[[torch.Tensor, torch.Tensor], Any]) -> bool:
+def check_pace(walking_pace: Callable[[torch.Tensor, torch.Tensor], Any]) -> None:
     """Exercise 1: `walking_pace(time_s, accelerometer)` finds the step rate of three walks.
 
     Taught in 01_modalities. The walks come from `imu.imu_trace` at 1.4, 1.8 and 2.2 steps per
     second (seeded), so the right answer is known without any reference implementation.
     """
-    found = []
+    hint = None
     for index, step_hz in enumerate(PACES_HZ):
         generator = torch.Generator().manual_seed(index)
         time_s, accelerometer, _ = imu.imu_trace(step_hz=step_hz, generator=generator)
         pace, error = attempt(walking_pace, time_s, accelerometer)
         if error is not None:
-            return report(1, False, right="", hint=f"your function raised {error}.")
-        if not close(pace, step_hz, tolerance=PACE_TOLERANCE_HZ):
-            return report(1, False, right="", hint=_pace_hint(pace, step_hz))
-        found.append(step_hz)
-    return report(
-        1,
-        True,
-        right=f"your function finds the pace of walks at {', '.join(map(str, found))} steps/s.",
-        hint="",
-    )
+            hint = f"your function raised {error}."
+        elif not close(pace, step_hz, tolerance=PACE_TOLERANCE_HZ):
+            hint = _pace_hint(pace, step_hz)
+        if hint:
+            break
+    paces = ", ".join(map(str, PACES_HZ))
+    right = f"Your function finds the pace of walks at {paces} steps per second."
+    report(1, hint is None, right=right, hint=hint or "")
 
 
 def _pace_hint(pace: Any, step_hz: float) -> str:
@@ -90,29 +90,25 @@ def search_inputs() -> tuple[torch.Tensor, torch.Tensor]:
     return queries, database
 
 
-def check_search(
-    cosine_search: Callable[..., Any],
-) -> bool:
+def check_search(cosine_search: Callable[..., Any]) -> None:
     """Exercise 2: `cosine_search(query, database, k=...)` equals `evaluation.cosine_top_k`.
 
     Taught in 01_modalities. Each of four queries (dim,) must give the same rows, best first, and
     the same cosines (to 1e-5) as the series' one exact search.
     """
     queries, database = search_inputs()
+    hint = None
     for query in queries:
         expected_scores, expected_rows = cosine_top_k(query, database, k=SEARCH_K)  # (k,), (k,)
         answer, error = attempt(cosine_search, query.clone(), database.clone(), k=SEARCH_K)
         if error is not None:
-            return report(2, False, right="", hint=f"your function raised {error}.")
-        hint = _search_hint(answer, query, database, expected_scores, expected_rows)
+            hint = f"your function raised {error}."
+        else:
+            hint = _search_hint(answer, query, database, expected_scores, expected_rows)
         if hint:
-            return report(2, False, right="", hint=hint)
-    return report(
-        2,
-        True,
-        right="the same rows and cosines as evaluation.cosine_top_k on four queries.",
-        hint="",
-    )
+            break
+    right = "The same rows and cosines as evaluation.cosine_top_k on four queries."
+    report(2, hint is None, right=right, hint=hint or "")
 
 
 def _search_hint(
@@ -172,7 +168,7 @@ def _seeded_encoder(seed: int = 0) -> nn.Linear:
     return encoder
 
 
-def check_pull_only(pull_only_loss: Callable[..., Any]) -> bool:
+def check_pull_only(pull_only_loss: Callable[..., Any]) -> None:
     """Exercise 3: `pull_only_loss(anchor, positives, negatives)` is the pull term alone.
 
     Taught in 01_modalities. Compares it with the pull term on the toy points (moving the
@@ -180,16 +176,10 @@ def check_pull_only(pull_only_loss: Callable[..., Any]) -> bool:
     and says what happened to the negatives.
     """
     anchor, positives, negatives = toy.toy_points(generator=torch.Generator().manual_seed(0))
-    for shifted in (negatives, negatives + 5.0):
-        value, error = attempt(pull_only_loss, anchor, positives, shifted)
-        if error is not None:
-            return report(3, False, right="", hint=f"your loss raised {error}.")
-        if not isinstance(value, torch.Tensor) or value.numel() != 1:
-            return report(
-                3, False, right="", hint="return the loss as a one-number tensor, not None."
-            )
-        if not close(value, _reference_pull(anchor, positives, negatives).item(), tolerance=1e-5):
-            return report(3, False, right="", hint=_pull_hint(shifted is negatives))
+    hint = _pull_only_problem(pull_only_loss, anchor, positives, negatives)
+    if hint:
+        report(3, False, right="", hint=hint)
+        return
     trajectory, _ = toy.run_toy_contrastive(
         anchor,
         positives,
@@ -207,19 +197,34 @@ def check_pull_only(pull_only_loss: Callable[..., Any]) -> bool:
         trajectory[-1, 0], trajectory[-1, 1 : 1 + n_pos], trajectory[-1, 1 + n_pos :]
     )
     shrank = "fell by more than 90 %" if end[1] < 0.1 * start[1] else "fell"
-    return report(
+    report(
         3,
         True,
-        right=f"after {PULL_ONLY_STEPS} steps with it, the mean anchor-negative distance {shrank}, "
+        right=f"After {PULL_ONLY_STEPS} steps with it, the mean anchor-negative distance {shrank}, "
         "though the loss never mentions the negatives: the encoder shrank the whole plane.",
         hint="",
     )
 
 
-def _pull_hint(first_try: bool) -> str:
-    if first_try:
-        return (
-            "use the pull term of section 4's loss: the mean over positives of the squared "
-            "distance to the anchor, (positives - anchor).pow(2).sum(dim=1).mean()."
-        )
-    return "your loss changes when the negatives move; leave them out entirely."
+def _pull_only_problem(
+    pull_only_loss: Callable[..., Any],
+    anchor: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+) -> str | None:
+    """None when the loss is the pull term on the toy points and ignores the negatives, else a hint."""
+    expected = _reference_pull(anchor, positives, negatives).item()
+    for moved in (False, True):
+        value, error = attempt(pull_only_loss, anchor, positives, negatives + 5.0 * moved)
+        if error is not None:
+            return f"your loss raised {error}."
+        if not isinstance(value, torch.Tensor) or value.numel() != 1:
+            return "return the loss as a one-number tensor, not None."
+        if not close(value, expected, tolerance=1e-5) and not moved:
+            return (
+                "use the pull term of section 4's loss: the mean over positives of the squared "
+                "distance to the anchor, (positives - anchor).pow(2).sum(dim=1).mean()."
+            )
+        if not close(value, expected, tolerance=1e-5):
+            return "your loss changes when the negatives move; leave them out entirely."
+    return None
