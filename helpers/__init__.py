@@ -1,13 +1,14 @@
 """The tested plumbing behind the notebook series; each module holds one concern.
 
-- runtime: device choice (CUDA, MPS, CPU), seeding, mixed precision, DataLoader settings
+- runtime: device choice (CUDA, MPS, CPU), seeding, mixed precision, torch.compile fallback
 - data: real MNIST from three sources (offline sample, torchvision, Kaggle CSV), network input
 - modalities: seven modalities as tensors made offline, toy encoders into one space (01)
-- pairs: positive and negative pairs, batches, augmented views (02)
+- pairs: positive and negative pairs, in-batch batches, augmented views (02, 03, 04)
 - model: the embedding network (03)
-- losses: cosine MSE, margin contrastive, InfoNCE supervised and self-supervised (03, 04),
-  cross-modal symmetric InfoNCE (06)
-- training: TrainConfig and fit (04)
+- losses: the batch kinds; cosine MSE (pairs and in-batch), margin contrastive, InfoNCE
+  supervised and self-supervised (03, 04), cross-modal symmetric InfoNCE (06)
+- training: TrainConfig, train_step, train_epoch and fit (04)
+- bookkeeping: what fit keeps track of: time budget, best weights, checkpoint files, progress (04)
 - checkpoints: save, load and rebuild models (04, 05)
 - evaluation: embeddings in eval mode, k-NN, recall@k, ROC AUC, silhouette (04, 05)
 - projection: UMAP and PCA views of an embedding space (05)

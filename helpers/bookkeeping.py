@@ -1,5 +1,5 @@
-"""What `fit` keeps track of around its training steps: the clock and its time budget, the best
-weights so far, the checkpoint files, and one progress line per epoch.
+"""What `fit` keeps track of around its training steps: the history, the clock and its time
+budget, the best weights so far, the checkpoint files, and one progress line per epoch.
 
 Each is a small object `helpers.training.fit` calls at fixed points, so `fit` itself reads like
 the hand-written loop of 04_training. Nothing here trains or builds a checkpoint's contents.
@@ -13,14 +13,33 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from helpers.checkpoints import copy_state, save_checkpoint
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 BEST_METRICS = {"val_1nn": "max", "val_loss": "min", "train_loss": "min"}
+
+
+class History(list):
+    """One dict per epoch: epoch, train_loss, steps, examples, images, seconds, val_loss, val_1nn,
+    lr, stopped_early.
+
+    `seconds` counts training steps only (validation not included); `examples` the rows of the
+    batches (pairs, images, or pairs of views), `images` the images through the network;
+    `stopped_early` marks an epoch cut short by the time budget.
+    """
+
+    def to_frame(self) -> pd.DataFrame:
+        """The history as a DataFrame indexed by epoch."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self)).set_index("epoch") if self else pd.DataFrame()
 
 
 class TrainingClock:

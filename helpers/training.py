@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,6 +26,7 @@ from helpers.bookkeeping import (
     BEST_METRICS,
     BestWeights,
     CheckpointFiles,
+    History,
     ProgressLines,
     TrainingClock,
 )
@@ -41,9 +42,6 @@ from helpers.evaluation import validation_1nn
 from helpers.losses import BATCH_KINDS, check_loss_reads
 from helpers.pairs import Augmentation, epoch_batches, num_batches
 from helpers.runtime import PRECISIONS, AmpPolicy, CompiledOrEager, amp_policy
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 Batch = tuple[torch.Tensor | None, ...]  # (inputs..., target): see helpers.losses for the kinds
 
@@ -212,22 +210,6 @@ class TrainConfig:
         return cls(**values)
 
 
-class History(list):
-    """One dict per epoch: epoch, train_loss, steps, examples, images, seconds, val_loss, val_1nn,
-    lr, stopped_early.
-
-    `seconds` counts training steps only (validation not included); `examples` the rows of the
-    batches (pairs, images, or pairs of views), `images` the images through the network;
-    `stopped_early` marks an epoch cut short by the time budget.
-    """
-
-    def to_frame(self) -> pd.DataFrame:
-        """The history as a DataFrame indexed by epoch."""
-        import pandas as pd
-
-        return pd.DataFrame(list(self)).set_index("epoch") if self else pd.DataFrame()
-
-
 @dataclass
 class FitResult:
     """What `fit` hands back: the model (best weights loaded), its history and where things are."""
@@ -260,7 +242,8 @@ class _Run:
 
     model: nn.Module
     config: TrainConfig
-    digits: Digits  # on the model's device, still uint8
+    digits: Digits  # as the caller passed them
+    on_device: Digits  # the same digits on the model's device, still uint8
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     precision: AmpPolicy
@@ -292,7 +275,8 @@ class _Run:
         return cls(
             model=model,
             config=config,
-            digits=replace(digits, **moved),
+            digits=digits,
+            on_device=replace(digits, **moved),
             optimizer=optimizer,
             scheduler=scheduler,
             precision=precision,
@@ -315,7 +299,7 @@ class _Run:
 
     def batches(self, *, validation: bool = False) -> Iterator[Batch]:
         """One epoch of fresh training batches, or the validation batches (the same every epoch)."""
-        config, digits = self.config, self.digits
+        config, digits = self.config, self.on_device
         if validation:
             images, labels = digits.val_images, digits.val_labels
             generator = torch.Generator().manual_seed(config.seed + 1)
@@ -339,7 +323,7 @@ class _Run:
         """Validation loss and validation 1-NN accuracy of the model as it is now."""
         return {
             "val_loss": validation_loss(self.model, loss_fn, self.batches(validation=True)),
-            "val_1nn": validation_1nn(self.model, self.digits),
+            "val_1nn": validation_1nn(self.model, self.on_device),
         }
 
     def record(self, row: dict[str, Any]) -> bool:
