@@ -1,5 +1,6 @@
 """fit: the best weights are a real copy, resuming is exact, Ctrl-C is clean, training works."""
 
+import copy
 import re
 from dataclasses import replace
 
@@ -37,36 +38,58 @@ def small(digits) -> Digits:
 QUICK = TrainConfig(epochs=3, batch_size=50, seed=0)
 
 
-def test_short_training_beats_raw_pixels_and_train_mode_embedding_costs_accuracy(digits):
-    """The promise of the series: a trained embedding beats 1-NN on raw pixels (about 0.94).
+# Three epochs beat raw pixels by 0.022 to 0.044 (mean 0.032, sd 0.005) in 20 runs: seeds 0-4,
+# torch threads 1 and 2, validation sets of 1,000 and 500 digits. The threshold sits 0.017 (three
+# standard deviations) below the lowest of them.
+PIXEL_MARGIN = 0.005
 
-    Two epochs of supervised InfoNCE on the offline sample (about 10 s on 2 CPU cores).
-    """
+
+@pytest.fixture(scope="module")
+def trained(digits) -> training.FitResult:
+    """Three epochs of the notebooks' recipe: supervised InfoNCE on two views of 64 digits."""
     torch.manual_seed(0)
+    config = TrainConfig(epochs=3, batch_size=64, batches="labelled_views", seed=0)
+    return fit(EmbeddingNet(), InfoNCELoss(temperature=0.1), digits, config=config, progress=False)
+
+
+def test_short_training_beats_raw_pixels(digits, trained):
+    """The promise of the series: a trained embedding beats 1-NN on raw pixels.
+
+    PIXEL_MARGIN says how its threshold was measured.
+    """
     pixels = knn_accuracy(
         digits.train_images, digits.train_labels, digits.val_images, digits.val_labels
     )
-    config = TrainConfig(epochs=2, batch_size=128, batches="labelled_views", seed=0)
-    result = fit(
-        EmbeddingNet(), InfoNCELoss(temperature=0.1), digits, config=config, progress=False
-    )
-    assert result.best_value == max(row["val_1nn"] for row in result.history)
-    assert validation_1nn(result.model, digits) == pytest.approx(result.best_value)
-    assert result.best_value > pixels + 0.01
+    assert trained.best_value == max(row["val_1nn"] for row in trained.history)
+    assert validation_1nn(trained.model, digits) == pytest.approx(trained.best_value)
+    assert trained.best_value > pixels + PIXEL_MARGIN
 
-    # The source's embedding loop: train mode under no_grad, batches of 16.
-    def train_mode_embed(images):
-        result.model.train()
+
+def test_embedding_in_train_mode_costs_accuracy(digits, trained):
+    """The source's embedding loop (train mode under no_grad, batches of 16) scores below the same
+    weights in eval mode: dropout stays on, so every embedding gets a random mask.
+
+    The accuracy is averaged over four dropout draws. Measured with one draw each in the 20 runs
+    of PIXEL_MARGIN, eval minus train mode was 0.011 to 0.040 (mean 0.021, sd 0.009), so the
+    threshold 0 is more than two standard deviations below the mean; six draws on one model
+    spread over 0.011, which the average of four narrows.
+    """
+    model = copy.deepcopy(trained.model)  # train mode moves BatchNorm's running statistics
+
+    def train_mode_embed(images: torch.Tensor) -> torch.Tensor:
+        model.train()
         with torch.no_grad():
-            return torch.cat([result.model(to_network_input(b)) for b in images.split(16)])
+            return torch.cat([model(to_network_input(b)) for b in images.split(16)])
 
-    sloppy = knn_accuracy(
-        train_mode_embed(digits.train_images),
-        digits.train_labels,
-        train_mode_embed(digits.val_images),
-        digits.val_labels,
-    )
-    assert sloppy < result.best_value - 0.02
+    scores = []
+    for draw in range(4):
+        torch.manual_seed(draw)  # the same dropout masks on every run of this machine
+        gallery, queries = (
+            train_mode_embed(digits.train_images),
+            train_mode_embed(digits.val_images),
+        )
+        scores.append(knn_accuracy(gallery, digits.train_labels, queries, digits.val_labels))
+    assert sum(scores) / len(scores) < trained.best_value
 
 
 def test_history_has_one_row_per_epoch_with_the_schedule(small, capsys):
