@@ -491,12 +491,14 @@ def show(value: float | None, form: str) -> str:
 
 def print_report(results: dict) -> None:
     series, budget = results["series"], results["budget_s"]
+    reached = series["time_to_097_s"]
+    when = f"after {reached:.1f} s" if reached is not None else f"never in {budget:g} s"
     print(
-        f"\nHEADLINE  helpers.training.fit on recipes.SERIES: validation 1-NN 0.97 after "
-        f"{show(series['time_to_097_s'], '{:.1f}')} s of training, "
-        f"{series['images_per_s']:.0f} images/s = {series['share_of_fp32_peak']:.0%} of the "
-        f"measured fp32 matmul peak ({results['matmul_peak_gflops']['fp32']:.0f} GFLOP/s; bf16 "
-        f"{results['matmul_peak_gflops']['bf16']:.0f}), precision {series['precision']}"
+        f"\nHEADLINE  helpers.training.fit on recipes.SERIES: validation 1-NN 0.97 {when} of "
+        f"training, {series['images_per_s']:.0f} images/s = {series['share_of_fp32_peak']:.0%} of "
+        f"the measured fp32 matmul peak ({results['matmul_peak_gflops']['fp32']:.0f} GFLOP/s; "
+        f"{series['share_of_bf16_peak']:.0%} of bf16's {results['matmul_peak_gflops']['bf16']:.0f}"
+        f"), precision {series['precision']}"
     )
     if "seed_val_1nn" in results:
         print_side_by_side(results)
