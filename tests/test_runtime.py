@@ -105,16 +105,16 @@ def test_cpu_bf16_check_answers_a_bool():
     assert isinstance(runtime.cpu_runs_bf16_natively(), bool)
 
 
-def test_compiled_or_eager_falls_back_when_the_compiler_fails(monkeypatch):
+def test_compiled_or_eager_falls_back_when_the_compiler_fails():
     """A broken C++ compiler makes torch.compile fail at the first call: the model runs as it is."""
     import torch._inductor.config as inductor
 
-    monkeypatch.setattr(inductor.cpp, "cxx", ("/nonexistent/c++",))
+    broken_compiler = inductor.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False})
     torch._dynamo.reset()
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh())  # tanh needs C++ code
     forward = runtime.CompiledOrEager(model)
     x = torch.randn(5, 3)
-    with pytest.warns(UserWarning, match="torch.compile failed"):
+    with broken_compiler, pytest.warns(UserWarning, match="torch.compile failed"):
         out = forward(x)
     assert torch.equal(out, model(x)) and forward.error and forward.compiled is None
     assert forward.train(False) is forward and not model.training

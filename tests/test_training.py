@@ -318,15 +318,15 @@ def test_speed_options_are_saved_and_checked(small):
     assert model.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
-def test_a_failing_compiler_falls_back_and_training_goes_on(small, monkeypatch):
+def test_a_failing_compiler_falls_back_and_training_goes_on(small):
     import torch._inductor.config as inductor
 
-    monkeypatch.setattr(inductor.cpp, "cxx", ("/nonexistent/c++",))
+    broken_compiler = inductor.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False})
     torch._dynamo.reset()
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 8), torch.nn.Tanh())
     config = replace(QUICK, epochs=1, compile=True)
-    with pytest.warns(UserWarning, match="torch.compile failed"):
+    with broken_compiler, pytest.warns(UserWarning, match="torch.compile failed"):
         result = fit(model, CosineMSELoss(), small, config=config, progress=False)
     assert len(result.history) == 1 and result.history[0]["steps"] == 8
 
