@@ -1,16 +1,18 @@
-"""Benchmark: this series' pipeline side by side with a re-implementation of the source's.
+"""Benchmark: the notebooks' own training (`helpers.training.fit` on the recipe `SERIES`) side by
+side with a re-implementation of the source material's pipeline, in one run.
 
-Run with `make bench` or `python bench/bench_pipeline.py [--budget-s 30]`. Both pipelines see the
-same digits (the offline sample by default) on the same machine in one run, and each trains for
-the same wall-clock budget (seconds spent in training steps; evaluation is not counted). Prints a
-table and writes bench/results.json. A script that prints figures, not a timed test.
+Run with `make bench` or `python bench/bench_pipeline.py [--budget-s 30] [--threads 1]`. Both
+pipelines see the same digits (the offline sample's split) on the same machine, and each trains
+for the same budget of training seconds (evaluation is not counted). Prints a table whose first
+row is the headline, and writes bench/results.json. A script that prints figures, not a test.
 
-The source pipeline is rebuilt from the chapter's description (see /work/shared/FINDINGS.md):
-a pandas DataFrame walked with `iterrows`, one random partner per row drawn with NumPy, both
-images passed through `ToPILImage()`, `ToTensor()`, `Normalize(0.5, 0.5)` as float32 (which
-scrambles the pixels on current torchvision), pairs drawn once and reused every epoch, a
-DataLoader with batch 16, the cosine-MSE loss, Adam 1e-3 with StepLR(10, 0.1). Its embedding is
-measured twice: properly (eval mode) and with its own loop (train mode, no_grad).
+The source pipeline is rebuilt from the chapter's description: a pandas DataFrame walked with
+`iterrows`, one random partner per row drawn with NumPy, both images passed through
+`ToPILImage()`, `ToTensor()`, `Normalize(0.5, 0.5)` as float32 (which scrambles the pixels on
+current torchvision), pairs drawn once and reused every epoch, a DataLoader with batch 16, the
+cosine-MSE loss, Adam 1e-3 with StepLR(10, 0.1). Its embedding is measured twice: properly (eval
+mode) and with its own loop (train mode, no_grad). Everything else here is `helpers` code: the
+series side is `fit` itself, and the recipes are `TrainConfig` values in bench/recipes.py.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,25 +37,20 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
+
+import harness  # noqa: E402
+import recipes  # noqa: E402
 
 from helpers.data import Digits, load_digits  # noqa: E402
 from helpers.evaluation import embed, knn_accuracy  # noqa: E402
-from helpers.losses import CosineMSELoss, InfoNCELoss  # noqa: E402
+from helpers.losses import CosineMSELoss  # noqa: E402
 from helpers.model import EmbeddingNet  # noqa: E402
 from helpers.pairs import draw_pairs, pair_batches  # noqa: E402
 from helpers.runtime import seed_everything  # noqa: E402
-from helpers.training import TrainConfig, fit  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "bench"))
-import fast_training as fast  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results.json"
-
-# What this series trains with in the benchmark (see bench/README.md for how it was chosen).
-SERIES_CONFIG = TrainConfig(epochs=100, batch_size=128, batches="labelled_views", seed=0)
-SERIES_TEMPERATURE = 0.1
+RESULTS = BENCH / "results.json"
 
 
 # ---- The source's pipeline, rebuilt ------------------------------------------------------------
@@ -178,10 +176,10 @@ def source_own_loop_embeddings(
     return np.concatenate(outputs), np.concatenate(labels)
 
 
-# ---- The two runs ------------------------------------------------------------------------------
+# ---- The runs ----------------------------------------------------------------------------------
 
 
-def median_seconds(action, repeats: int = 5) -> float:
+def median_seconds(action: Callable[[], None], repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -191,6 +189,7 @@ def median_seconds(action, repeats: int = 5) -> float:
 
 
 def run_source(digits: Digits, budget_s: float, *, eval_every_s: float) -> dict:
+    """The rebuilt source pipeline: pair building, training, and its embedding measured twice."""
     seed_everything(0)
     train_frame = as_frame(digits.train_images, digits.train_labels)
     val_frame = as_frame(digits.val_images, digits.val_labels)
@@ -206,22 +205,14 @@ def run_source(digits: Digits, budget_s: float, *, eval_every_s: float) -> dict:
     gallery = torch.stack([item[0] for item in train_set.items])  # scrambled, as it trained
     queries = torch.stack([item[0] for item in val_set.items])
 
-    def evaluate(net: torch.nn.Module) -> float:  # eval mode, the series' 1-NN (torch, cosine)
-        return fast.nearest_neighbour_accuracy(
-            fast.embed_input(net, gallery),
-            digits.train_labels,
-            fast.embed_input(net, queries),
-            digits.val_labels,
+    def evaluate(net: torch.nn.Module) -> float:  # eval mode, the series' 1-NN
+        return knn_accuracy(
+            embed(net, gallery), digits.train_labels, embed(net, queries), digits.val_labels
         )
 
     run = train_source(train_set, budget_s, evaluate=evaluate, eval_every_s=eval_every_s)
-    net = run["net"]
-    val_1nn = knn_accuracy(
-        embed(net, gallery), digits.train_labels, embed(net, queries), digits.val_labels
-    )
-    own_gallery, own_gallery_labels = source_own_loop_embeddings(net, train_set)
-    own_queries, own_query_labels = source_own_loop_embeddings(net, val_set)
-    own_val_1nn = knn_accuracy(own_gallery, own_gallery_labels, own_queries, own_query_labels)
+    own_gallery, own_gallery_labels = source_own_loop_embeddings(run["net"], train_set)
+    own_queries, own_query_labels = source_own_loop_embeddings(run["net"], val_set)
     evaluations = run["evaluations"]
     return {
         "seed_pair_build_s": build_s,
@@ -229,50 +220,33 @@ def run_source(digits: Digits, budget_s: float, *, eval_every_s: float) -> dict:
         "seed_train_images_per_s": 2 * run["pairs"] / run["trained_s"],
         "seed_epochs": run["epochs"],
         "seed_pairs_trained": run["pairs"],
-        "seed_val_1nn": val_1nn,
-        "seed_val_1nn_own_loop": own_val_1nn,
+        "seed_val_1nn": evaluations[-1]["val_1nn"],
+        "seed_val_1nn_own_loop": knn_accuracy(
+            own_gallery, own_gallery_labels, own_queries, own_query_labels
+        ),
         "seed_best_val_1nn": max(e["val_1nn"] for e in evaluations),
-        "seed_time_to_095_s": first_time(evaluations, 0.95),
-        "seed_time_to_097_s": first_time(evaluations, 0.97),
+        "seed_time_to_095_s": harness.time_to(evaluations, 0.95),
+        "seed_time_to_097_s": harness.time_to(evaluations, 0.97),
         "seed_evaluations": evaluations,
         "seed_positives_that_are_the_anchor": same_image,
         "seed_transform_of_pixels": scrambled_pixels(),
     }
 
 
-def first_time(evaluations: list[dict], level: float) -> float | None:
-    """Seconds of training until validation 1-NN first reached `level`, or None if it never did."""
-    return next((e["trained_s"] for e in evaluations if e["val_1nn"] >= level), None)
-
-
-def run_series_fit(digits: Digits, budget_s: float) -> dict:
-    """The notebooks' own pipeline (`helpers.training.fit`, supervised InfoNCE on two views)."""
-    seed_everything(0)
-    result = fit(
-        EmbeddingNet(),
-        InfoNCELoss(temperature=SERIES_TEMPERATURE),
-        digits,
-        config=replace(SERIES_CONFIG, time_budget_s=budget_s),
-        progress=False,
+def run_series(digits: Digits, budget_s: float, peaks: dict[str, float]) -> dict:
+    """The headline: `fit` on the notebooks' recipe, with its share of the matmul peak."""
+    found = harness.run_recipe(recipes.SERIES, digits, budget_s=budget_s)
+    model = found.pop("model")
+    flops = harness.training_flops_per_image(recipes.SERIES, digits)
+    achieved = found["images_per_s"] * flops / 1e9  # GFLOP/s
+    found.update(
+        training_mflop_per_image=flops / 1e6,
+        achieved_gflops=achieved,
+        share_of_fp32_peak=achieved / peaks["fp32"],
+        share_of_bf16_peak=achieved / peaks["bf16"],
+        pairs_per_s=found["images_per_s"] * harness.pairs_per_image(recipes.SERIES),
     )
-    history = result.history.to_frame()
-    seconds = history["seconds"].cumsum()
-    evaluations = [
-        {"trained_s": float(t), "epoch": int(epoch), "val_1nn": float(v)}
-        for epoch, t, v in zip(history.index, seconds, history["val_1nn"], strict=True)
-    ]
-    pairs = int(history["examples"].sum())  # pairs of views, each scored against the batch
-    return {
-        "fit_val_1nn": evaluations[-1]["val_1nn"],
-        "fit_best_val_1nn": float(result.best_value),
-        "fit_epochs": len(history),
-        "fit_images_per_s": 2 * pairs / float(history["seconds"].sum()),
-        "fit_time_to_095_s": first_time(evaluations, 0.95),
-        "fit_time_to_097_s": first_time(evaluations, 0.97),
-        "fit_evaluations": evaluations,
-        "fit_config": SERIES_CONFIG.to_dict(),
-        "fit_loss": f"InfoNCELoss(temperature={SERIES_TEMPERATURE}), supervised",
-    }
+    return {"series": found, "embeddings": embed(model, digits.train_images).numpy()}
 
 
 def series_pair_build_s(digits: Digits, batch_size: int) -> dict:
@@ -297,86 +271,75 @@ def series_pair_build_s(digits: Digits, batch_size: int) -> dict:
 
 # ---- Levers ------------------------------------------------------------------------------------
 
-# Throughput levers, each a recipe of the fast path; measured interleaved (see `throughput_levers`).
-THROUGHPUT_LEVERS = {
-    "uint8 tensor, pairs, batch 16, two passes": fast.Recipe(
-        loss="pairs", batch_size=16, learning_rate=1e-3, channels_last=False
-    ),
-    "uint8 tensor, pairs, batch 128, two passes": fast.Recipe(
-        loss="pairs", batch_size=128, learning_rate=1e-3, channels_last=False
-    ),
-    "in-batch pairs, batch 128": fast.Recipe(batch_size=128, channels_last=False),
-    "in-batch pairs, batch 128, channels_last": fast.Recipe(batch_size=128, channels_last=True),
-    "in-batch pairs, batch 256, channels_last": fast.Recipe(batch_size=256, channels_last=True),
-    "InfoNCE two shifted views, batch 64 (headline)": fast.HEADLINE,
-}
 
-
-def throughput_levers(data: fast.ArrayDigits, *, seconds: float, rounds: int = 3) -> dict:
-    """Images and pairs per second of each lever: `rounds` short turns each, interleaved, median.
-
-    Interleaving matters on a shared machine: a burst of load hits every lever alike instead of
-    whichever happened to run at that moment.
-    """
-    turns: dict[str, list[dict]] = {name: [] for name in THROUGHPUT_LEVERS}
+def throughput_levers(digits: Digits, *, seconds: float, rounds: int = 3) -> dict:
+    """Images per second of each recipe in recipes.THROUGHPUT_LEVERS: `rounds` short turns each,
+    interleaved (a burst of load on a shared machine then hits every lever alike), median."""
+    turns: dict[str, list[float]] = {name: [] for name in recipes.THROUGHPUT_LEVERS}
     for _ in range(rounds):
-        for name, recipe in THROUGHPUT_LEVERS.items():
-            turns[name].append(
-                fast.measure_throughput(fast.new_model, data, recipe, seconds=seconds / rounds)
-            )
-    found = {}
-    for name, measured in turns.items():
-        found[name] = {
-            "images_per_s": statistics.median(m["images_per_s"] for m in measured),
-            "pairs_per_s": statistics.median(m["pairs_per_s"] for m in measured),
-            "recipe": asdict(THROUGHPUT_LEVERS[name]),
-        }
-    return found
-
-
-def compile_lever(data: fast.ArrayDigits, *, seconds: float) -> dict:
-    """torch.compile on the headline recipe: compile time, then throughput against eager mode."""
-    compiled = fast.measure_throughput(
-        fast.new_model, data, replace(fast.HEADLINE, compile=True), seconds=seconds
-    )
-    eager = fast.measure_throughput(fast.new_model, data, fast.HEADLINE, seconds=seconds)
+        for name, config in recipes.THROUGHPUT_LEVERS.items():
+            turns[name].append(harness.throughput(config, digits, seconds=seconds / rounds))
     return {
-        "compiled": compiled["compiled"],
-        "compile_s": compiled["compile_s"],
-        "compiled_images_per_s": compiled["images_per_s"],
-        "eager_images_per_s": eager["images_per_s"],
-        "seconds_to_pay_back": (
-            compiled["compile_s"] / (1 - eager["images_per_s"] / compiled["images_per_s"])
-            if compiled["compiled"] and compiled["images_per_s"] > eager["images_per_s"]
-            else None
-        ),
+        name: {
+            "images_per_s": statistics.median(measured),
+            "pairs_per_s": statistics.median(measured)
+            * harness.pairs_per_image(recipes.THROUGHPUT_LEVERS[name]),
+            "config": recipes.THROUGHPUT_LEVERS[name].to_dict(),
+        }
+        for name, measured in turns.items()
     }
 
 
-def quality_levers(data: fast.ArrayDigits, *, budget_s: float, eval_every_s: float) -> dict:
-    """Validation 1-NN after equal wall time for recipes that differ in one lever each."""
-    recipes = {
-        "two passes per pair, batch 128, lr 1e-3": fast.Recipe(loss="pairs"),
-        "in-batch pairs, batch 128, lr 1e-3": fast.Recipe(),
-        "in-batch pairs, batch 256, lr 2e-3": fast.Recipe(batch_size=256, learning_rate=2e-3),
-        "in-batch pairs, batch 128, lr 1e-3, shift 2 px": fast.Recipe(max_shift=2),
-        "InfoNCE two shifted views, batch 64, lr 1e-3": fast.Recipe(
-            loss="views", batch_size=64, max_shift=2
-        ),
-    }
+def quality_levers(digits: Digits, *, budget_s: float) -> dict:
+    """Validation 1-NN after equal training time for recipes that differ in one lever each."""
     found = {}
-    for name, recipe in recipes.items():
-        run = fast.train(
-            fast.new_model(), data, recipe, budget_s=budget_s, eval_every_s=eval_every_s
-        )
-        summary = run.summary()
+    for name, config in recipes.QUALITY_LEVERS.items():
+        run = harness.run_recipe(config, digits, budget_s=budget_s)
         found[name] = {
-            key: summary[key]
+            key: run[key]
             for key in ("final_val_1nn", "best_val_1nn", "time_to_095_s", "images_per_s")
         }
-        found[name]["pairs_per_s"] = summary["pairs_per_s"]
-        found[name]["recipe"] = asdict(recipe)
+        found[name]["config"] = config.to_dict()
     return found
+
+
+def precision_effect(digits: Digits, *, epochs: int, seeds: tuple[int, ...]) -> dict:
+    """Validation 1-NN after the same number of epochs in fp32 and under mixed precision ("auto"):
+    what the faster arithmetic costs in accuracy, over several seeds."""
+    found = {}
+    for precision in ("fp32", "auto"):
+        config = replace(recipes.SERIES, epochs=epochs, precision=precision)
+        runs = [harness.run_recipe(config, digits, budget_s=1e9, seed=seed) for seed in seeds]
+        scores = [run["final_val_1nn"] for run in runs]
+        found[precision] = {
+            "dtype": runs[0]["precision"],
+            "val_1nn": scores,
+            "mean": statistics.mean(scores),
+            "images_per_s": statistics.median(run["images_per_s"] for run in runs),
+        }
+    found["epochs"], found["seeds"] = epochs, list(seeds)
+    return found
+
+
+def compile_lever(digits: Digits, *, seconds: float) -> dict:
+    """torch.compile on the series recipe: the first call's cost, then throughput against eager."""
+    compiled_config = replace(recipes.SERIES, compile=True)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = harness.run_recipe(compiled_config, digits, budget_s=0.5)
+        first_s = time.perf_counter() - start
+        compiled = harness.run_recipe(compiled_config, digits, budget_s=seconds)
+    failures = [str(w.message) for w in caught if "torch.compile failed" in str(w.message)]
+    eager = harness.throughput(recipes.SERIES, digits, seconds=seconds)
+    return {
+        "compiled": not failures,
+        "compile_error": failures[0] if failures else None,
+        "first_run_wall_s": first_s,
+        "first_run_trained_s": first["trained_s"],
+        "compiled_images_per_s": compiled["images_per_s"],
+        "eager_images_per_s": eager,
+    }
 
 
 # ---- UMAP, measured in fresh processes ---------------------------------------------------------
@@ -433,36 +396,30 @@ def umap_costs(embeddings: np.ndarray, *, sizes: tuple[int, ...]) -> dict:
 # ---- The whole benchmark -----------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-s", type=float, default=30.0, help="training seconds per run")
     parser.add_argument(
-        "--eval-every-s", type=float, default=2.0, help="seconds of training between evaluations"
+        "--eval-every-s", type=float, default=2.0, help="the source: seconds between evaluations"
     )
-    parser.add_argument(
-        "--lever-s", type=float, default=10.0, help="training seconds per quality lever"
-    )
-    parser.add_argument(
-        "--throughput-s", type=float, default=3.0, help="seconds per throughput lever"
-    )
+    parser.add_argument("--lever-s", type=float, default=10.0, help="seconds per quality lever")
+    parser.add_argument("--throughput-s", type=float, default=3.0, help="seconds per lever")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument("--skip-fit", action="store_true", help="skip the notebooks' fit run")
-    parser.add_argument("--skip-levers", action="store_true", help="skip the lever measurements")
-    parser.add_argument("--skip-compile", action="store_true", help="skip torch.compile")
-    parser.add_argument("--skip-umap", action="store_true", help="skip the UMAP measurements")
-    args = parser.parse_args(argv)
+    for part in ("source", "levers", "precision", "compile", "umap"):
+        parser.add_argument(f"--skip-{part}", action="store_true", help=f"leave out: {part}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-
     digits = load_digits("sample")
-    data = fast.load_sample_split()
-    if not torch.equal(data.val_images, digits.val_images):
-        raise ValueError("bench/sample_split.json no longer matches helpers.data's split.")
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     started = time.perf_counter()
     section_s: dict[str, float] = {}
-    clock = {"name": "data and pair building", "start": started}
+    clock = {"name": "matmul peaks and pair building", "start": started}
 
     def section(name: str) -> None:
         """Print what runs next and record how long the previous part took (wall time)."""
@@ -472,59 +429,44 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name} ...", flush=True)
 
     print(f"{digits.description}; budget {args.budget_s:g} s of training per run", flush=True)
+    peaks = {
+        "fp32": harness.matmul_peak_gflops(torch.float32),
+        "bf16": harness.matmul_peak_gflops(torch.bfloat16),
+    }
     results: dict = {
         "budget_s": args.budget_s,
         "eval_every_s": args.eval_every_s,
         "data": digits.description,
         "train_images": len(digits.train_images),
         "val_images": len(digits.val_images),
+        "matmul_peak_gflops": peaks,
         "raw_pixel_val_1nn": knn_accuracy(
             digits.train_images, digits.train_labels, digits.val_images, digits.val_labels
         ),
+        **series_pair_build_s(digits, recipes.SERIES.batch_size),
     }
-    results.update(series_pair_build_s(digits, SERIES_CONFIG.batch_size))
-    section("source pipeline: building pairs and training")
-    results.update(run_source(digits, args.budget_s, eval_every_s=args.eval_every_s))
-    section("series fast path: training")
-    series_model = fast.new_model()
-    series = fast.train(
-        series_model, data, fast.HEADLINE, budget_s=args.budget_s, eval_every_s=args.eval_every_s
-    )
-    summary = series.summary()
-    results.update(
-        {
-            "recipe": asdict(fast.HEADLINE),
-            "val_1nn": summary["final_val_1nn"],
-            "best_val_1nn": summary["best_val_1nn"],
-            "time_to_095_s": summary["time_to_095_s"],
-            "time_to_097_s": summary["time_to_097_s"],
-            "train_pairs_per_s": summary["pairs_per_s"],
-            "train_images_per_s": summary["images_per_s"],
-            "steps": series.steps,
-            "evaluations": series.evaluations,
-        }
-    )
-    embeddings = fast.embed(series_model, data.train_images, channels_last=True).numpy()
-    if not args.skip_fit:
-        section("the notebooks' fit (supervised InfoNCE on two views)")
-        results.update(run_series_fit(digits, args.budget_s))
+    section("headline: helpers.training.fit on recipes.SERIES")
+    series = run_series(digits, args.budget_s, peaks)
+    results["series"] = series["series"]
+    if not args.skip_source:
+        section("source pipeline: building pairs and training")
+        results.update(run_source(digits, args.budget_s, eval_every_s=args.eval_every_s))
     if not args.skip_levers:
         section("throughput levers")
-        results["throughput_levers"] = throughput_levers(data, seconds=args.throughput_s)
-        section("quality levers at equal wall time")
+        results["throughput_levers"] = throughput_levers(digits, seconds=args.throughput_s)
+        section("quality levers at equal training time")
         results["quality_levers_s"] = args.lever_s
-        results["quality_levers"] = quality_levers(
-            data, budget_s=args.lever_s, eval_every_s=args.eval_every_s
-        )
+        results["quality_levers"] = quality_levers(digits, budget_s=args.lever_s)
+    if not args.skip_precision:
+        section("mixed precision against fp32 at equal epochs")
+        results["precision_effect"] = precision_effect(digits, epochs=3, seeds=(0, 1, 2))
     if not args.skip_compile:
         section("torch.compile")
-        results["compile"] = compile_lever(data, seconds=args.throughput_s)
-    results["amp"] = "not applicable on CPU (fp16 autocast + GradScaler run on CUDA: bench/gpu.py)"
+        results["compile"] = compile_lever(digits, seconds=args.throughput_s)
     if not args.skip_umap:
         section("UMAP in fresh processes (cold numba cache, then warm)")
-        results["umap"] = umap_costs(embeddings, sizes=(1000, 4000))
+        results["umap"] = umap_costs(series["embeddings"], sizes=(1000, 4000))
     section("writing results")
-    add_ratios(results)
     results["machine"] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -534,141 +476,108 @@ def main(argv: list[str] | None = None) -> dict:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "load_average_at_start": load_before,
         "load_average_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "device": "cpu",
         "bench_wall_s": time.perf_counter() - started,
         "section_wall_s": section_s,
     }
     args.output.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print_table(results)
+    print_report(results)
     print(f"\nwritten to {args.output}")
     return results
-
-
-def add_ratios(results: dict) -> None:
-    """Series over source: throughput ratios and time-to-quality ratios (None when undefined)."""
-    results["pair_build_speedup"] = results["seed_pair_build_s"] / results["pair_build_s"]
-    results["train_pairs_per_s_ratio"] = (
-        results["train_pairs_per_s"] / results["seed_train_pairs_per_s"]
-    )
-    results["train_images_per_s_ratio"] = (
-        results["train_images_per_s"] / results["seed_train_images_per_s"]
-    )
-    for level in ("095", "097"):
-        ours, theirs = results[f"time_to_{level}_s"], results[f"seed_time_to_{level}_s"]
-        results[f"time_to_{level}_ratio"] = theirs / ours if ours and theirs else None
 
 
 def show(value: float | None, form: str) -> str:
     return "never" if value is None else form.format(value)
 
 
-def print_table(results: dict) -> None:
-    budget = results["budget_s"]
-    seed_best = results["seed_best_val_1nn"]
-    rows = [
-        (
-            "pair building, one epoch (s)",
-            results["seed_pair_build_s"],
-            results["pair_build_s"],
-            "{:.3f}",
-        ),
-        (
-            "training images per second",
-            results["seed_train_images_per_s"],
-            results["train_images_per_s"],
-            "{:.0f}",
-        ),
-        (
-            "training pairs per second",
-            results["seed_train_pairs_per_s"],
-            results["train_pairs_per_s"],
-            "{:.0f}",
-        ),
-        (
-            "seconds of training to val 1-NN 0.95",
-            results["seed_time_to_095_s"],
-            results["time_to_095_s"],
-            "{:.1f}",
-        ),
-        (
-            "seconds of training to val 1-NN 0.97",
-            results["seed_time_to_097_s"],
-            results["time_to_097_s"],
-            "{:.1f}",
-        ),
-        (
-            f"val 1-NN after {budget:g} s (final weights)",
-            results["seed_val_1nn"],
-            results["val_1nn"],
-            "{:.3f}",
-        ),
-        ("best val 1-NN seen in the budget", seed_best, results["best_val_1nn"], "{:.3f}"),
-    ]
-    print(f"\n{'':42} {'source':>10} {'series':>10} {'ratio':>8}")
-    for name, source, series, form in rows:
-        if source is None or series is None:
-            ratio = ""
-        elif "(s)" in name or name.startswith("seconds"):
-            ratio = f"{source / series:.1f}x"
-        else:
-            ratio = f"{series / source:.1f}x"
-        print(f"{name:42} {show(source, form):>10} {show(series, form):>10} {ratio:>8}")
-    recipe = results["recipe"]
-    per_step = recipe["batch_size"] * (2 if recipe["loss"] == "views" else 1)
+def print_report(results: dict) -> None:
+    series, budget = results["series"], results["budget_s"]
+    reached = series["time_to_097_s"]
+    when = f"after {reached:.1f} s" if reached is not None else f"never in {budget:g} s"
     print(
-        "\npairs: source = pairs through the pair loss (two images each); series = pairs scored "
-        f"in-batch, N(N-1)/2 per step of N={per_step} embeddings"
+        f"\nHEADLINE  helpers.training.fit on recipes.SERIES: validation 1-NN 0.97 {when} of "
+        f"training, {series['images_per_s']:.0f} images/s = {series['share_of_fp32_peak']:.0%} of "
+        f"the measured fp32 matmul peak ({results['matmul_peak_gflops']['fp32']:.0f} GFLOP/s; "
+        f"{series['share_of_bf16_peak']:.0%} of bf16's {results['matmul_peak_gflops']['bf16']:.0f}"
+        f"), precision {series['precision']}"
     )
-    if results["seed_time_to_097_s"] is None:
-        print(f"the source never reached 0.97 in {budget:g} s; its best was {seed_best:.3f}")
-    print(f"validation measured every {results['eval_every_s']:g} s of training (clock stopped)")
-    print(f"raw pixels, validation 1-NN:               {results['raw_pixel_val_1nn']:.3f}")
-    print(f"source, its own train-mode embedding loop: {results['seed_val_1nn_own_loop']:.3f}")
-    if "fit_val_1nn" in results:
-        print(
-            f"the notebooks' fit (InfoNCE, two views): {results['fit_val_1nn']:.3f} after "
-            f"{budget:g} s, 0.95 at {show(results['fit_time_to_095_s'], '{:.1f}')} s, 0.97 at "
-            f"{show(results['fit_time_to_097_s'], '{:.1f}')} s, {results['fit_images_per_s']:.0f} "
-            "images/s (evaluated once per epoch)"
-        )
+    if "seed_val_1nn" in results:
+        print_side_by_side(results)
+    print(f"raw pixels, validation 1-NN: {results['raw_pixel_val_1nn']:.3f}")
+    print(f"series best val 1-NN in {budget:g} s: {series['best_val_1nn']:.3f}")
     if "throughput_levers" in results:
-        print(f"\n{'throughput lever':46} {'images/s':>9} {'pairs/s':>10}")
-        print(
-            f"{'source: DataLoader, batch 16, two passes':46} "
-            f"{results['seed_train_images_per_s']:>9.0f} {results['seed_train_pairs_per_s']:>10.0f}"
-        )
+        print(f"\n{'throughput lever (helpers.training.fit)':52} {'images/s':>9} {'pairs/s':>10}")
         for name, found in results["throughput_levers"].items():
-            print(f"{name:46} {found['images_per_s']:>9.0f} {found['pairs_per_s']:>10.0f}")
-        print(
-            f"\n{'quality lever (' + str(results['quality_levers_s']) + ' s each)':46} "
-            f"{'val 1-NN':>9} {'to 0.95':>8} {'images/s':>9}"
-        )
+            print(f"{name:52} {found['images_per_s']:>9.0f} {found['pairs_per_s']:>10.0f}")
+        print(f"\n{'quality lever (' + str(results['quality_levers_s']) + ' s each)':52} "
+              f"{'val 1-NN':>9} {'to 0.95':>8} {'images/s':>9}")  # fmt: skip
         for name, found in results["quality_levers"].items():
             print(
-                f"{name:46} {found['final_val_1nn']:>9.3f} "
+                f"{name:52} {found['final_val_1nn']:>9.3f} "
                 f"{show(found['time_to_095_s'], '{:.1f}'):>8} {found['images_per_s']:>9.0f}"
             )
+    if "precision_effect" in results:
+        effect = results["precision_effect"]
+        print(
+            f"\nafter {effect['epochs']} epochs, seeds {effect['seeds']}: val 1-NN fp32 "
+            f"{effect['fp32']['mean']:.3f} ({effect['fp32']['images_per_s']:.0f} images/s), "
+            f"auto = {effect['auto']['dtype']} {effect['auto']['mean']:.3f} "
+            f"({effect['auto']['images_per_s']:.0f} images/s)"
+        )
     if "compile" in results:
         found = results["compile"]
         print(
-            f"\ntorch.compile: compiled={found['compiled']}, first step {show(found['compile_s'], '{:.1f}')} s, "
-            f"{found['compiled_images_per_s']:.0f} images/s against {found['eager_images_per_s']:.0f} eager; "
-            f"pays back after {show(found['seconds_to_pay_back'], '{:.0f}')} s of training"
+            f"torch.compile: compiled={found['compiled']}, first run {found['first_run_wall_s']:.1f} s "
+            f"wall, {show(found['compiled_images_per_s'], '{:.0f}')} images/s against "
+            f"{found['eager_images_per_s']:.0f} eager"
         )
-    print(f"mixed precision: {results['amp']}")
-    if "umap" in results and "error" not in results["umap"]:
-        cold, warm = results["umap"]["cold"], results["umap"]["warm"]
-        print(
-            f"UMAP import + first fit: cold numba cache {cold['import_s']:.1f} + "
-            f"{cold['first_fit_s']:.1f} s, warm {warm['import_s']:.1f} + {warm['first_fit_s']:.1f} s"
-        )
-        for count in (1000, 4000):
-            print(
-                f"UMAP on {count:,} points: random_state=0 (one thread) "
-                f"{warm[f'seeded_{count}_s']:.1f} s, random_state=None (all cores) "
-                f"{warm[f'unseeded_{count}_s']:.1f} s"
-            )
+    print_umap(results.get("umap"))
     print(f"bench wall time {results['machine']['bench_wall_s']:.0f} s")
+
+
+def print_side_by_side(results: dict) -> None:
+    series, budget = results["series"], results["budget_s"]
+    rows = [
+        ("seconds of training to val 1-NN 0.97", "seed_time_to_097_s", "time_to_097_s", "{:.1f}"),
+        ("seconds of training to val 1-NN 0.95", "seed_time_to_095_s", "time_to_095_s", "{:.1f}"),
+        ("training images per second", "seed_train_images_per_s", "images_per_s", "{:.0f}"),
+        ("training pairs per second", "seed_train_pairs_per_s", "pairs_per_s", "{:.0f}"),
+        (f"val 1-NN after {budget:g} s (final weights)", "seed_val_1nn", "final_val_1nn", "{:.3f}"),
+        ("best val 1-NN seen in the budget", "seed_best_val_1nn", "best_val_1nn", "{:.3f}"),
+    ]
+    print(f"\n{'':42} {'source':>10} {'fit':>10} {'ratio':>8}")
+    for name, source_key, series_key, form in rows:
+        source, ours = results[source_key], series[series_key]
+        if source is None or ours is None:
+            ratio = ""
+        else:
+            ratio = (
+                f"{source / ours:.1f}x" if name.startswith("seconds") else f"{ours / source:.1f}x"
+            )
+        print(f"{name:42} {show(source, form):>10} {show(ours, form):>10} {ratio:>8}")
+    print(
+        f"{'pair building, one epoch (s)':42} {results['seed_pair_build_s']:>10.3f} "
+        f"{results['pair_build_s']:>10.3f}"
+    )
+    print(
+        "pairs: source = pairs through the pair loss (two images each); fit = pairs scored in-batch"
+    )
+    print(f"the source, its own train-mode embedding loop: {results['seed_val_1nn_own_loop']:.3f}")
+
+
+def print_umap(umap: dict | None) -> None:
+    if not umap or "error" in umap:
+        return
+    cold, warm = umap["cold"], umap["warm"]
+    print(
+        f"UMAP import + first fit: cold numba cache {cold['import_s']:.1f} + "
+        f"{cold['first_fit_s']:.1f} s, warm {warm['import_s']:.1f} + {warm['first_fit_s']:.1f} s"
+    )
+    for count in (1000, 4000):
+        print(
+            f"UMAP on {count:,} points: random_state=0 (one thread) "
+            f"{warm[f'seeded_{count}_s']:.1f} s, random_state=None (all cores) "
+            f"{warm[f'unseeded_{count}_s']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

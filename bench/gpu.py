@@ -1,41 +1,45 @@
 """Time to quality and throughput on a GPU, plus a full-MNIST-sized epoch: one short command.
 
-    python bench/gpu.py                       # CUDA: about 3-4 minutes, writes bench/results_gpu.json
-    python bench/gpu.py --device cpu --quick  # a smoke run of the same code on the CPU (seconds)
+    python bench/gpu.py                          # CUDA, with the project's environment
+    python bench/gpu.py --save-digits digits.pt  # on a machine with it: the digits as one file
+    python bench/gpu.py --digits digits.pt       # CUDA with nothing but torch installed
+    python bench/gpu.py --device cpu --quick     # a smoke run of the same code on the CPU
 
-Needs only torch and numpy with the repository on the path (this script adds it): no pandas,
-scikit-learn, tqdm, umap or matplotlib anywhere on its import path, so a lent GPU machine without
-the project's environment runs it as it is (tests/test_bench.py proves it with those blocked).
-It trains through `bench/fast_training.py`, the same code `make bench` measures on the CPU:
+It trains with `helpers.training.fit` itself, the code the notebooks run, through the harness
+that `make bench` uses (bench/harness.py). With `--digits` nothing but torch is imported on the
+way (no pandas, scikit-learn, tqdm, umap or matplotlib; tests/test_bench.py proves it with those
+blocked), so a lent GPU machine without the project's environment runs it as it is.
 
-1. the offline sample (4,000 / 1,000, the series' split): seconds of training until validation
-   1-NN first reaches 0.95 and 0.97, and images and pairs per second;
-2. a 60,000-image training set (real MNIST when data/MNIST holds it, else the sample tiled to that
-   size, and the results say which): seconds per epoch, and the share of the GPU's fp16 peak
-   that the training achieves (FLOPs of one image's training step counted by
-   `torch.utils.flop_counter`); with real MNIST also the seconds to test 1-NN 0.99;
-3. `torch.compile` against eager mode (compile time and throughput), falling back when it fails.
+1. The offline sample: seconds of training until validation 1-NN first reaches 0.95 and 0.97,
+   and images per second, with `recipes.SERIES_GPU` (batches of 512 digits, fp16 autocast).
+2. A full-MNIST-sized epoch (full MNIST with `--source mnist`, else the sample tiled to 60,000
+   digits; the results say which): seconds per epoch, and the share of the GPU's fp16 peak (from a
+   table of datasheet figures) and of the fp16 matmul rate measured in the same run.
+3. The CPU's recipe (`recipes.SERIES`, batches of 64) on the GPU, and `torch.compile` against
+   eager mode (compile time and throughput; it falls back to eager when compiling fails).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import platform
 import sys
 import time
-from dataclasses import asdict, replace
+import warnings
+from dataclasses import fields, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-sys.path[:0] = [str(ROOT), str(BENCH)]
+sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
-import fast_training as fast  # noqa: E402
+import harness  # noqa: E402
+import recipes  # noqa: E402
+
+from helpers.data import Digits  # noqa: E402
+from helpers.training import TrainConfig  # noqa: E402
 
 RESULTS = BENCH / "results_gpu.json"
 FULL_SIZE = 60_000
@@ -67,74 +71,109 @@ def fp16_peak_tflops(name: str) -> tuple[float | None, str]:
     return None, "unknown"
 
 
-def training_flops_per_image(recipe: fast.Recipe, device: torch.device) -> float:
-    """FLOPs of one training step (forward and backward) per image, counted by torch itself."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = fast.new_model(device=device)
-    images = torch.randint(0, 256, (recipe.batch_size, 28, 28), dtype=torch.uint8, device=device)
-    labels = torch.arange(recipe.batch_size, device=device) % 10
-    counter = FlopCounterMode(display=False)
-    with counter:
-        loss = fast.InBatchCosineMSELoss()(model(fast.to_input(images)), labels)
-        loss.backward()
-    return counter.get_total_flops() / recipe.batch_size
+def save_digits(digits: Digits, path: Path) -> None:
+    """Every field of `digits` in one file that `torch.load(weights_only=True)` reads back."""
+    torch.save({f.name: getattr(digits, f.name) for f in fields(digits)}, path)
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """An MNIST idx file (optionally .gz) as a numpy array, read with numpy alone."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    dims = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+def read_digits(path: Path) -> Digits:
+    """Digits written by `save_digits`."""
+    return Digits(**torch.load(path, weights_only=True))
 
 
-def find_idx(folder: Path, stem: str) -> Path | None:
-    for name in (stem, stem + ".gz"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
+def tile_to(digits: Digits, count: int) -> Digits:
+    """The training digits repeated until there are `count` of them (a full-MNIST-sized epoch)."""
+    index = torch.arange(count) % len(digits.train_images)  # (count,)
+    return replace(
+        digits,
+        train_images=digits.train_images[index],
+        train_labels=digits.train_labels[index],
+        description=digits.description + f"; training digits tiled to {count:,}",
+    )
 
 
-def full_size_digits(sample: fast.ArrayDigits, count: int) -> tuple[fast.ArrayDigits, bool]:
-    """Real MNIST (60,000 / 10,000) when data/MNIST/raw holds it, else the sample tiled to `count`."""
-    raw = ROOT / "data" / "MNIST" / "raw"
-    stems = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
-    stems += ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-    paths = [find_idx(raw, stem) for stem in stems]
-    if all(paths) and count == FULL_SIZE:
-        arrays = [torch.from_numpy(read_idx(path).copy()) for path in paths]
-        digits = fast.ArrayDigits(
-            arrays[0],
-            arrays[1].long(),
-            arrays[2],
-            arrays[3].long(),
-            "full MNIST from data/MNIST/raw: 60,000 training, 10,000 test digits as validation",
+def first_part(digits: Digits, train: int, val: int) -> Digits:
+    """The first `train` training and `val` validation digits (a smoke run's data)."""
+    return replace(
+        digits,
+        train_images=digits.train_images[:train],
+        train_labels=digits.train_labels[:train],
+        val_images=digits.val_images[:val],
+        val_labels=digits.val_labels[:val],
+        description=digits.description + f"; the first {train:,} / {val:,} of it",
+    )
+
+
+def load(args: argparse.Namespace) -> Digits:
+    if args.digits is not None:
+        return read_digits(args.digits)
+    from helpers.data import load_digits  # the project's environment: pandas, scikit-learn
+
+    return load_digits(args.source)
+
+
+def full_size_epoch(
+    digits: Digits, config: TrainConfig, *, device: torch.device, epochs: int, size: int = FULL_SIZE
+) -> dict:
+    """Seconds per epoch on full MNIST, or on the digits tiled to `size`, and the FLOP rate."""
+    real = digits.source == "mnist"
+    full = digits if real else tile_to(digits, size)
+    timed = harness.run_recipe(replace(config, epochs=epochs), full, budget_s=1e9, device=device)
+    epoch_s = min(e["seconds"] for e in timed["evaluations"])
+    flops = harness.training_flops_per_image(config, digits)
+    achieved = timed["images_per_s"] * flops / 1e12  # TFLOP/s
+    return {
+        "data": full.description,
+        "real_mnist": real,
+        "train_images": len(full.train_images),
+        "epoch_s": epoch_s,
+        "images_per_s": timed["images_per_s"],
+        "training_flops_per_image": flops,
+        "achieved_tflops": achieved,
+        "best_val_1nn": timed["best_val_1nn"],
+    }
+
+
+def compile_against_eager(digits: Digits, config: TrainConfig, *, device: torch.device) -> dict:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        harness.run_recipe(replace(config, compile=True), digits, budget_s=0.5, device=device)
+        first_s = time.perf_counter() - start
+        compiled = harness.run_recipe(
+            replace(config, compile=True), digits, budget_s=5.0, device=device
         )
-        return digits, True
-    return fast.tile_to(sample, count), False
+    failures = [str(w.message) for w in caught if "torch.compile failed" in str(w.message)]
+    eager = harness.throughput(config, digits, seconds=5.0, device=device)
+    return {
+        "compiled": not failures,
+        "compile_error": failures[0] if failures else None,
+        "first_run_wall_s": first_s,
+        "compiled_images_per_s": compiled["images_per_s"],
+        "eager_images_per_s": eager,
+    }
 
 
-def one_epoch(model: torch.nn.Module, digits: fast.ArrayDigits, recipe: fast.Recipe) -> dict:
-    """Train one epoch's worth of images (len(train) / batch steps) and time it."""
-    steps = len(digits.train_images) // recipe.batch_size
-    run = fast.train(model, digits, recipe, budget_s=1e9, eval_every_s=None, max_steps=steps)
-    return {"seconds": run.trained_s, "steps": run.steps, "images": run.images}
-
-
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets")
     parser.add_argument("--budget-s", type=float, default=None, help="training seconds per run")
+    parser.add_argument("--digits", type=Path, default=None, help="a file from --save-digits")
+    parser.add_argument("--source", default="sample", help="helpers.data source without --digits")
+    parser.add_argument("--save-digits", type=Path, default=None, help="write the digits, stop")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--skip-compile", action="store_true")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (--quick on a CPU: 1)"
-    )
-    args = parser.parse_args(argv)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    if args.save_digits is not None:
+        save_digits(load(args), args.save_digits)
+        print(f"digits written to {args.save_digits}")
+        return {}
     if args.threads or (args.quick and args.device == "cpu"):
         torch.set_num_threads(args.threads or 1)  # spinning OpenMP threads collapse on shared cores
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -144,107 +183,49 @@ def main(argv: list[str] | None = None) -> dict:
         )
     device = torch.device(args.device)
     budget = args.budget_s or (1.0 if args.quick else 30.0)
-    eval_every = budget / 2 if args.quick else 1.0
-    full_count = 1_024 if args.quick else FULL_SIZE
-    started = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    peak, peak_entry = fp16_peak_tflops(name) if device.type == "cuda" else (None, "cpu")
-    recipe = replace(fast.GPU_RECIPE, batch_size=64) if args.quick else fast.GPU_RECIPE
-    print(f"{name or device.type}: budget {budget:g} s of training per run", flush=True)
-
-    sample = fast.load_sample_split()
-    if args.quick:  # a smoke run: 1,000 training and 200 validation digits of the same split
-        sample = fast.ArrayDigits(
-            sample.train_images[:1000],
-            sample.train_labels[:1000],
-            sample.val_images[:200],
-            sample.val_labels[:200],
-            sample.description + "; quick: the first 1,000 / 200 of it",
-        )
-    sample = sample.to(device)
-    model = fast.new_model(device=device)
-    fast.train(model, sample, recipe, budget_s=1e9, eval_every_s=None, max_steps=3)  # warm-up
-    run = fast.train(
-        fast.new_model(device=device), sample, recipe, budget_s=budget, eval_every_s=eval_every
-    )
-    summary = run.summary()
-    results: dict = {
-        "device": name,
-        "data": sample.description,
-        "recipe": asdict(recipe),
-        "cpu_headline_recipe": asdict(fast.HEADLINE),
-        "budget_s": budget,
-        "eval_every_s": eval_every,
-        "time_to_095_s": summary["time_to_095_s"],
-        "time_to_097_s": summary["time_to_097_s"],
-        "val_1nn": summary["final_val_1nn"],
-        "best_val_1nn": summary["best_val_1nn"],
-        "train_images_per_s": summary["images_per_s"],
-        "train_pairs_per_s": summary["pairs_per_s"],
-        "evaluations": summary["evaluations"],
-    }
+    config = replace(recipes.SERIES_GPU, batch_size=64) if args.quick else recipes.SERIES_GPU
+    digits = load(args)
+    if args.quick:
+        digits = first_part(digits, 1000, 200)
+    print(f"{name}: budget {budget:g} s of training per run; {digits.description}", flush=True)
+    started = time.perf_counter()
+    found = harness.run_recipe(config, digits, budget_s=budget, device=device)
+    found.pop("model")
+    results: dict = {"device": name, "data": digits.description, "budget_s": budget, **found}
     print(
-        f"sample: 0.95 after {results['time_to_095_s']} s, 0.97 after {results['time_to_097_s']} s, "
-        f"{results['train_images_per_s']:.0f} images/s",
+        f"sample: 0.95 after {found['time_to_095_s']} s, 0.97 after {found['time_to_097_s']} s, "
+        f"{found['images_per_s']:.0f} images/s",
         flush=True,
     )
-
-    full, real = full_size_digits(fast.load_sample_split(), full_count)
-    full = full.to(device)
-    model = fast.new_model(device=device)
-    one_epoch(model, fast.tile_to(full, recipe.batch_size * 3), recipe)  # warm-up
-    epochs = [one_epoch(model, full, recipe) for _ in range(1 if args.quick else 3)]
-    fastest = min(epochs, key=lambda e: e["seconds"])
-    epoch_s = fastest["seconds"]
-    flops = training_flops_per_image(recipe, device)
-    achieved = flops * fastest["images"] / epoch_s  # views: two images per digit
-    results["full_size"] = {
-        "data": full.description,
-        "real_mnist": real,
-        "train_images": len(full.train_images),
-        "epoch_s": epoch_s,
-        "epochs_timed": [e["seconds"] for e in epochs],
-        "images_per_epoch": fastest["images"],
-        "training_flops_per_image": flops,
-        "achieved_tflops": achieved / 1e12,
-        "fp16_peak_tflops": peak,
-        "fp16_peak_entry": peak_entry,
-        "fraction_of_fp16_peak": achieved / (peak * 1e12) if peak else None,
-    }
+    if args.quick:
+        full = full_size_epoch(digits, config, device=device, epochs=1, size=1024)
+    else:
+        full = full_size_epoch(digits, config, device=device, epochs=3)
+    peak, entry = fp16_peak_tflops(name) if device.type == "cuda" else (None, "cpu")
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    measured = harness.matmul_peak_gflops(dtype, device=args.device, size=4096 if peak else 512)
+    full.update(
+        fp16_peak_tflops=peak,
+        fp16_peak_entry=entry,
+        fraction_of_fp16_peak=full["achieved_tflops"] / peak if peak else None,
+        measured_matmul_tflops=measured / 1e3,
+        measured_matmul_dtype=str(dtype),
+        fraction_of_measured_matmul=full["achieved_tflops"] / (measured / 1e3),
+    )
+    results["full_size"] = full
     print(
-        f"{'real MNIST' if real else 'sample tiled'} ({len(full.train_images):,} images): "
-        f"{epoch_s:.2f} s an epoch, {achieved / 1e12:.2f} TFLOP/s"
-        + (f" = {achieved / (peak * 1e12):.1%} of the fp16 peak" if peak else ""),
+        f"{full['train_images']:,} images: {full['epoch_s']:.2f} s an epoch, "
+        f"{full['achieved_tflops']:.2f} TFLOP/s = {full['fraction_of_measured_matmul']:.1%} of "
+        f"the measured {dtype} matmul rate",
         flush=True,
     )
-    if real:
-        to_quality = fast.train(
-            fast.new_model(device=device), full, recipe, budget_s=budget, eval_every_s=2.0
-        )
-        results["full_size"]["time_to_099_s"] = to_quality.time_to(0.99)
-        results["full_size"]["best_test_1nn"] = to_quality.best_val_1nn
-
-    if not args.quick:  # the CPU's headline recipe (batch 64) on the GPU, for comparison
-        small = fast.train(
-            fast.new_model(device=device), sample, fast.HEADLINE, budget_s=budget, eval_every_s=1.0
-        )
-        results["cpu_headline_recipe_run"] = {
-            key: value for key, value in small.summary().items() if key != "evaluations"
-        }
-
-    if not args.skip_compile and not args.quick:
-        compiled = fast.measure_throughput(
-            lambda: fast.new_model(device=device), sample, replace(recipe, compile=True), seconds=5
-        )
-        eager = fast.measure_throughput(
-            lambda: fast.new_model(device=device), sample, recipe, seconds=5
-        )
-        results["compile"] = {
-            "compiled": compiled["compiled"],
-            "compile_s": compiled["compile_s"],
-            "compiled_images_per_s": compiled["images_per_s"],
-            "eager_images_per_s": eager["images_per_s"],
-        }
+    if not args.quick:  # the CPU's recipe (batches of 64) on the GPU, for comparison
+        small = harness.run_recipe(recipes.SERIES, digits, budget_s=budget, device=device)
+        small.pop("model")
+        results["cpu_recipe_on_gpu"] = small
+        if not args.skip_compile:
+            results["compile"] = compile_against_eager(digits, config, device=device)
     results["machine"] = {
         "torch": torch.__version__,
         "python": platform.python_version(),

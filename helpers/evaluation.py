@@ -1,42 +1,78 @@
 """How good is an embedding? Nearest-neighbour accuracy, recall@k, similarity distributions.
 
 Every metric here reads embeddings (N, dim) and digit labels. `embed` makes them from a model the
-right way: eval mode, no gradients, in batches, BatchNorm statistics left alone.
+right way: eval mode, no gradients, in batches, BatchNorm statistics left alone. Searches and
+k-NN run in torch through `cosine_top_k`; scikit-learn is imported only by the two metrics that
+use it (ROC AUC and silhouette), pandas only by `reference_table`.
 
 Taught in 05_embedding_space (and used by `fit` for the validation 1-NN accuracy).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score, silhouette_score
-from sklearn.neighbors import KNeighborsClassifier
 from torch import nn
 
 from helpers.data import Digits, as_image_tensor, to_network_input
 from helpers.pairs import draw_pairs
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def _as_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 digits become network input; float batches (N, 1, 28, 28) pass as they are."""
-    if images.dtype == torch.uint8:
-        return to_network_input(images)
-    if not images.is_floating_point() or images.ndim != 4 or images.shape[1:] != (1, 28, 28):
+DIGIT_SHAPE = (28, 28)
+QUERY_CHUNK = 1024  # queries compared with the gallery at once: bounds memory on full MNIST
+
+
+def _digit_batch(images: object) -> torch.Tensor:
+    """`embed`'s input contract, checked once on the whole input.
+
+    uint8 pixels come back as (N, 28, 28); float network input as float32 (N, 1, 28, 28).
+    """
+    images = as_image_tensor(images, caller="embed")
+    shape = tuple(images.shape)
+    if shape == DIGIT_SHAPE or shape == (784,):
+        images = images.reshape(1, 28, 28)  # one digit becomes a batch of one
+    elif images.ndim == 2 and shape[1] == 784:
+        images = images.reshape(-1, 28, 28)  # flat rows of 784 pixels, as in a CSV
+    elif images.ndim == 4 and shape[1:] == (1, 28, 28):
+        images = images[:, 0]
+    if images.ndim != 3 or tuple(images.shape[1:]) != DIGIT_SHAPE:
         raise ValueError(
-            "embed expects uint8 digits (N, 28, 28) or float network input (N, 1, 28, 28), "
-            f"got {images.dtype} {tuple(images.shape)}."
+            f"embed expects digits shaped (N, 28, 28), (N, 1, 28, 28), (N, 784) or one (28, 28), "
+            f"got shape {shape}; add a batch axis with images[None]."
         )
+    if len(images) == 0:
+        raise ValueError("embed was given no images.")
+    if images.dtype == torch.uint8:
+        return images
+    if not images.is_floating_point():
+        raise ValueError(
+            f"embed expects uint8 pixels 0..255 or float network input in [-1, 1], got "
+            f"{images.dtype}; convert whole-number pixels with .to(torch.uint8)."
+        )
+    _check_network_input(images)
+    return images.unsqueeze(1).float()  # (N, 1, 28, 28)
+
+
+def _check_network_input(images: torch.Tensor) -> None:
     if not torch.isfinite(images).all():
         raise ValueError("embed was given float input holding NaN or infinite values.")
-    if images.numel() and images.abs().max() > 1.001:
+    largest = float(images.abs().max())
+    if largest > 1.001:
         raise ValueError(
-            f"embed expects float network input in [-1, 1], got values up to "
-            f"{float(images.abs().max()):g}; pass uint8 pixels 0..255 and embed converts them."
+            f"embed expects float network input in [-1, 1], got values up to {largest:g}; pass "
+            "uint8 pixels 0..255 and embed converts them."
         )
-    return images
+    if float(images.min()) >= 0:
+        raise ValueError(
+            "embed was given float input with no negative value, which looks like pixels in "
+            "[0, 1] (what ToTensor() gives); network input lies in [-1, 1] with a background of "
+            "-1. Pass uint8 pixels 0..255, or convert with x * 2 - 1."
+        )
 
 
 def encode(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
@@ -69,25 +105,16 @@ def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> 
 
     Taught in 05_embedding_space. Eval mode turns dropout off and makes BatchNorm use (not update)
     its running statistics; the source material's loop ran in train mode and lost 10 points of
-    1-NN accuracy. The images may live on any device; they move to the model's device per batch.
-    Input that is neither uint8 digits nor finite float network input in [-1, 1] raises ValueError.
+    1-NN accuracy. Digits are uint8 pixels (N, 28, 28), (N, 1, 28, 28) or flat (N, 784), or float
+    network input in [-1, 1]; anything else, including [0, 1] floats, raises ValueError. The
+    images may live on any device; they move to the model's device batch by batch.
     """
-    images = as_image_tensor(images, caller="embed")
-    if images.ndim == 2:
-        images = images.unsqueeze(0)  # one digit (28, 28) becomes a batch of one
-    if images.ndim < 3:
-        raise ValueError(
-            f"embed expects a batch of digits (N, 28, 28) or (N, 1, 28, 28), got shape "
-            f"{tuple(images.shape)}; add a batch axis with images[None]."
-        )
-    if len(images) == 0:
-        raise ValueError("embed was given no images.")
-    _as_input(images[:1])  # the input contract, checked before any work
-    return encode(_InputContract(model), images, batch_size=batch_size)
+    images = _digit_batch(images)
+    return encode(_DigitInput(model), images, batch_size=batch_size)
 
 
-class _InputContract(nn.Module):
-    """Wraps a digit model so each batch passes `_as_input` (uint8 -> network input) first."""
+class _DigitInput(nn.Module):
+    """Wraps a digit model so uint8 batches become network input on the way in."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -95,7 +122,8 @@ class _InputContract(nn.Module):
         self.train(model.training)  # `encode` restores this mode, so it must be the model's
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(_as_input(images))
+        x = to_network_input(images) if images.dtype == torch.uint8 else images
+        return self.model(x)  # (batch, dim)
 
 
 def _numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -104,9 +132,14 @@ def _numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
     return np.asarray(values)
 
 
-def _flat(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    array = _numpy(images)
-    return array.reshape(len(array), -1).astype(np.float32)
+def _flat(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Embeddings or images as float32 rows (N, features) on the CPU."""
+    tensor = torch.as_tensor(_numpy(values))
+    return tensor.reshape(len(tensor), -1).float()
+
+
+def _labels(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(_numpy(values)).long().reshape(-1)
 
 
 def cosine_top_k(
@@ -136,10 +169,18 @@ def cosine_top_k(
         )
     if exclude_self and len(queries) != len(gallery):
         raise ValueError("exclude_self=True needs the queries to be the gallery itself.")
-    similarity = F.normalize(queries.float(), dim=1) @ F.normalize(gallery.float(), dim=1).T
-    if exclude_self:
-        similarity.fill_diagonal_(float("-inf"))  # (Q, N): an item is not its own neighbour
-    scores, indices = similarity.topk(k, dim=1)  # (Q, k), (Q, k)
+    queries = F.normalize(queries.float(), dim=1)  # (Q, dim), unit length: dot = cosine
+    gallery = F.normalize(gallery.float(), dim=1)  # (N, dim)
+    scores = torch.empty(len(queries), k, device=queries.device)  # (Q, k)
+    indices = torch.empty(len(queries), k, dtype=torch.long, device=queries.device)  # (Q, k)
+    for start in range(0, len(queries), QUERY_CHUNK):  # a chunk at a time: (chunk, N) in memory
+        similarity = queries[start : start + QUERY_CHUNK] @ gallery.T  # (chunk, N)
+        if exclude_self:  # an item is not its own neighbour
+            rows = torch.arange(len(similarity), device=similarity.device)
+            similarity[rows, rows + start] = float("-inf")
+        scores[start : start + QUERY_CHUNK], indices[start : start + QUERY_CHUNK] = similarity.topk(
+            k, dim=1
+        )
     return (scores[0], indices[0]) if single else (scores, indices)
 
 
@@ -154,11 +195,21 @@ def knn_accuracy(
     """Share of queries whose k nearest gallery items (cosine) vote for the right digit.
 
     Taught in 05_embedding_space. Gallery: training embeddings; queries: validation embeddings.
-    Images (N, 28, 28) work too: they are flattened to pixel vectors.
+    Images (N, 28, 28) work too: they are flattened to pixel vectors. A tied vote goes to the
+    smallest digit, as in scikit-learn's `KNeighborsClassifier`.
     """
-    classifier = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
-    classifier.fit(_flat(gallery), _numpy(gallery_labels))
-    return float(classifier.score(_flat(queries), _numpy(query_labels)))
+    gallery, queries = _flat(gallery), _flat(queries)
+    gallery_labels, query_labels = _labels(gallery_labels), _labels(query_labels)
+    if len(gallery) != len(gallery_labels) or len(queries) != len(query_labels):
+        raise ValueError(
+            f"knn_accuracy needs one label per item: {len(gallery)} gallery items with "
+            f"{len(gallery_labels)} labels, {len(queries)} queries with {len(query_labels)} labels."
+        )
+    _, nearest = cosine_top_k(queries, gallery, k=k)  # (M, k)
+    classes, class_of = torch.unique(gallery_labels, return_inverse=True)  # (C,), (N,)
+    votes = F.one_hot(class_of[nearest], len(classes)).sum(dim=1)  # (M, C)
+    predicted = classes[votes.argmax(dim=1)]  # (M,) the first, so smallest, of tied digits
+    return float((predicted == query_labels).float().mean())
 
 
 def recall_at_k(
@@ -171,11 +222,8 @@ def recall_at_k(
 
     Taught in 05_embedding_space. Leave-one-out: an item is never its own neighbour.
     """
-    z = F.normalize(torch.as_tensor(_flat(embeddings)), dim=1)  # (N, dim)
-    y = torch.as_tensor(_numpy(labels))
-    similarity = z @ z.T  # (N, N)
-    similarity.fill_diagonal_(float("-inf"))
-    nearest = similarity.topk(max(ks), dim=1).indices  # (N, max_k)
+    z, y = _flat(embeddings), _labels(labels)
+    _, nearest = cosine_top_k(z, z, k=max(ks), exclude_self=True)  # (N, max_k)
     hit = y[nearest] == y[:, None]  # (N, max_k)
     return {f"recall@{k}": float(hit[:, :k].any(dim=1).float().mean()) for k in ks}
 
@@ -191,8 +239,8 @@ def pair_similarities(
 
     Taught in 05_embedding_space: two histograms that should barely overlap after training.
     """
-    z = F.normalize(torch.as_tensor(_flat(embeddings)), dim=1)  # (N, dim)
-    y = torch.as_tensor(_numpy(labels)).long()
+    z = F.normalize(_flat(embeddings), dim=1)  # (N, dim)
+    y = _labels(labels)
     generator = torch.Generator().manual_seed(seed)
     pairs = draw_pairs(y, generator=generator, num_pairs=num_pairs)
     similarity = (z[pairs.anchor] * z[pairs.partner]).sum(dim=1)  # (num_pairs,)
@@ -202,6 +250,8 @@ def pair_similarities(
 
 def same_digit_auc(positive: np.ndarray, negative: np.ndarray) -> float:
     """ROC AUC of answering "same digit?" by thresholding the cosine similarity (1.0 is perfect)."""
+    from sklearn.metrics import roc_auc_score
+
     scores = np.concatenate([positive, negative])
     truth = np.concatenate([np.ones(len(positive)), np.zeros(len(negative))])
     return float(roc_auc_score(truth, scores))
@@ -215,7 +265,9 @@ def silhouette(
     seed: int = 0,
 ) -> float:
     """Silhouette score with cosine distance: near 1 tight separate digit clusters, near 0 mixed."""
-    array = _flat(embeddings)
+    from sklearn.metrics import silhouette_score
+
+    array = _flat(embeddings).numpy()
     size = None if sample_size is None or sample_size >= len(array) else sample_size
     return float(
         silhouette_score(
@@ -246,24 +298,21 @@ def evaluate_embeddings(
     return {name: round(value, 4) for name, value in metrics.items()}
 
 
+def _embed_splits(model: nn.Module, digits: Digits) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training and validation embeddings of `digits`, in eval mode."""
+    return embed(model, digits.train_images), embed(model, digits.val_images)
+
+
 def evaluate_model(model: nn.Module, digits: Digits) -> dict[str, float]:
     """`evaluate_embeddings` for a model: embeds training and validation digits (eval mode)."""
-    return evaluate_embeddings(
-        embed(model, digits.train_images),
-        digits.train_labels,
-        embed(model, digits.val_images),
-        digits.val_labels,
-    )
+    train, val = _embed_splits(model, digits)
+    return evaluate_embeddings(train, digits.train_labels, val, digits.val_labels)
 
 
 def validation_1nn(model: nn.Module, digits: Digits) -> float:
     """Validation 1-NN accuracy (cosine) with the training digits as gallery: `fit`'s metric."""
-    return knn_accuracy(
-        embed(model, digits.train_images),
-        digits.train_labels,
-        embed(model, digits.val_images),
-        digits.val_labels,
-    )
+    train, val = _embed_splits(model, digits)
+    return knn_accuracy(train, digits.train_labels, val, digits.val_labels)
 
 
 def reference_table(
@@ -273,6 +322,8 @@ def reference_table(
 
     Taught in 05_embedding_space: how much did training buy over doing nothing at all?
     """
+    import pandas as pd
+
     rows = {
         "raw pixels": evaluate_embeddings(
             digits.train_images, digits.train_labels, digits.val_images, digits.val_labels

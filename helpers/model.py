@@ -9,6 +9,18 @@ import torch
 from torch import nn
 
 
+def _conv_block(in_channels: int, out_channels: int, dropout: float) -> nn.Sequential:
+    """One of the source's two blocks: conv 5x5 (size - 4), BatchNorm, ReLU, 2x2 max-pool (size / 2),
+    dropout."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=5),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(dropout),
+    )
+
+
 class EmbeddingNet(nn.Module):
     """Two conv blocks and two linear layers that map a (1, 28, 28) digit to a vector.
 
@@ -26,20 +38,8 @@ class EmbeddingNet(nn.Module):
             raise ValueError(f"dropout is a probability in [0, 1), got {dropout}.")
         self.embedding_dim = embedding_dim
         self.dropout = dropout
-        self.conv1 = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=5),  # (batch, 32, 24, 24)
-            nn.BatchNorm2d(32),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # (batch, 32, 12, 12)
-            nn.Dropout(dropout),
-        )
-        self.conv2 = nn.Sequential(
-            nn.Conv2d(32, 64, kernel_size=5),  # (batch, 64, 8, 8)
-            nn.BatchNorm2d(64),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # (batch, 64, 4, 4)
-            nn.Dropout(dropout),
-        )
+        self.conv1 = _conv_block(1, 32, dropout)  # (batch, 1, 28, 28) -> (batch, 32, 12, 12)
+        self.conv2 = _conv_block(32, 64, dropout)  # (batch, 32, 12, 12) -> (batch, 64, 4, 4)
         self.head = nn.Sequential(
             nn.Linear(64 * 4 * 4, 512),  # (batch, 512)
             nn.ReLU(),

@@ -1,17 +1,19 @@
 """Pairs of digits for contrastive learning, drawn with a `torch.Generator`, without Python loops.
 
-Two kinds of training batch come out of this module:
+Four kinds of training batch come out of `epoch_batches` (the kinds are named in `helpers.losses`,
+and every loss says which it reads):
 
 - **pairs** `(anchor, partner, target)`: target 1.0 when both show the same digit, 0.0 when not.
-  The pair losses (`CosineMSELoss`, `MarginContrastiveLoss`) read them.
-- **views** `(view_1, view_2, labels or None)`: two random augmentations of the same images. The
-  batch-wise `InfoNCELoss` reads them; with labels it is supervised, without them self-supervised.
+- **in_batch** `(images, labels)`: each image once; the loss scores every pair inside the batch,
+  so one forward pass of B images gives B(B-1)/2 pairs.
+- **views** `(view_1, view_2, None)` and **labelled_views** `(view_1, view_2, labels)`: two random
+  augmentations of the same images, for self-supervised or supervised InfoNCE.
 
 The images stay one uint8 tensor (on the GPU when there is one) and are turned into network input
 batch by batch with `to_network_input`. `PairDataset` is the same thing as a `Dataset` for
 teaching and for inspecting single pairs.
 
-Taught in 02_pairs (pairs) and 04_training (views).
+Taught in 02_pairs (pairs), 03_network_and_loss (in-batch pairs) and 04_training (views).
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from helpers.data import to_network_input
-
-BATCH_KINDS = ("pairs", "views", "labelled_views")
+from helpers.losses import BATCH_KINDS, IN_BATCH, LABELLED_VIEWS, PAIRS, VIEWS
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,15 @@ def num_batches(num_items: int, batch_size: int, *, drop_last: bool = True) -> i
     return num_items // batch_size if drop_last else math.ceil(num_items / batch_size)
 
 
+def shuffled_rows(
+    count: int, batch_size: int, *, generator: torch.Generator, drop_last: bool = True
+) -> Iterator[torch.Tensor]:
+    """Row indices of one epoch in a fresh random order, cut into batches: each row exactly once."""
+    order = torch.randperm(count, generator=generator)  # (count,)
+    for batch in range(num_batches(count, batch_size, drop_last=drop_last)):
+        yield order[batch * batch_size : (batch + 1) * batch_size]  # (batch,)
+
+
 def pair_batches(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -189,14 +199,13 @@ class Augmentation:
 def augment(
     images: torch.Tensor, *, generator: torch.Generator, augmentation: Augmentation = Augmentation()
 ) -> torch.Tensor:
-    """Randomly transform a batch of uint8 digits into network input, one affine map per image.
+    """Randomly transform a batch of uint8 digits (B, 28, 28) into network input, one affine map each.
 
     Taught in 04_training. Uses `affine_grid` + `grid_sample`, so a whole batch is one call;
     the background stays at -1 (black) where the image is shifted in from outside.
     """
-    x = (
-        images.unsqueeze(1).to(torch.float32) / 255.0 if images.ndim == 3 else images
-    )  # (B, 1, 28, 28)
+    # Shifted up by 1 to [0, 2], so the zeros grid_sample pads with are black once shifted back.
+    x = to_network_input(images) + 1.0  # (B, 1, 28, 28) in [0, 2]
     batch = x.shape[0]
 
     def uniform(low: float, high: float) -> torch.Tensor:
@@ -221,7 +230,26 @@ def augment(
     theta = theta.to(x.device)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, 28, 28, 2)
     moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return moved * 2.0 - 1.0  # (B, 1, 28, 28) in [-1, 1]
+    return moved - 1.0  # (B, 1, 28, 28) in [-1, 1]
+
+
+def digit_batches(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int,
+    generator: torch.Generator,
+    drop_last: bool = True,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """One epoch of `(images, labels)` batches, each image once, in a fresh random order.
+
+    Taught in 03_network_and_loss: the in-batch kind. `InBatchCosineMSELoss` embeds a batch once
+    and scores every pair inside it, so no pairs are drawn at all.
+    """
+    _check_labels(labels)
+    for rows in shuffled_rows(len(images), batch_size, generator=generator, drop_last=drop_last):
+        rows = rows.to(images.device)
+        yield to_network_input(images[rows]), labels[rows]  # (batch, 1, 28, 28), (batch,)
 
 
 def view_batches(
@@ -238,9 +266,8 @@ def view_batches(
     Taught in 04_training. Pass `labels=None` for self-supervised learning (SimCLR): no label is
     read at all. With labels, `InfoNCELoss` treats every same-digit image as a positive (SupCon).
     """
-    order = torch.randperm(len(images), generator=generator).to(images.device)  # (N,)
-    for batch in range(num_batches(len(images), batch_size, drop_last=drop_last)):
-        rows = order[batch * batch_size : (batch + 1) * batch_size]
+    for rows in shuffled_rows(len(images), batch_size, generator=generator, drop_last=drop_last):
+        rows = rows.to(images.device)
         chosen = images[rows]  # (batch, 28, 28) uint8
         view_1 = augment(chosen, generator=generator, augmentation=augmentation)
         view_2 = augment(chosen, generator=generator, augmentation=augmentation)
@@ -257,12 +284,13 @@ def epoch_batches(
     positive_fraction: float = 0.5,
     augmentation: Augmentation = Augmentation(),
     drop_last: bool = True,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
-    """One epoch of batches of the named kind: "pairs", "views" (no labels) or "labelled_views".
+) -> Iterator[tuple[torch.Tensor | None, ...]]:
+    """One epoch of batches of the named kind: "pairs", "in_batch", "views" or "labelled_views".
 
     Taught in 04_training: `fit` calls this once per epoch, so every epoch sees fresh batches.
+    `positive_fraction` is read by "pairs" only, `augmentation` by the two view kinds only.
     """
-    if kind == "pairs":
+    if kind == PAIRS:
         return pair_batches(
             images,
             labels,
@@ -271,10 +299,14 @@ def epoch_batches(
             positive_fraction=positive_fraction,
             drop_last=drop_last,
         )
-    if kind in ("views", "labelled_views"):
+    if kind == IN_BATCH:
+        return digit_batches(
+            images, labels, batch_size=batch_size, generator=generator, drop_last=drop_last
+        )
+    if kind in (VIEWS, LABELLED_VIEWS):
         return view_batches(
             images,
-            labels if kind == "labelled_views" else None,
+            labels if kind == LABELLED_VIEWS else None,
             batch_size=batch_size,
             generator=generator,
             augmentation=augmentation,

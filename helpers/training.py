@@ -1,9 +1,11 @@
-"""The training loop, once taught, as one function: `fit(model, loss_fn, digits, config=...)`.
+"""Training as three functions: `train_step`, `train_epoch` and `fit`.
 
-What it adds to the hand-written loop of 04_training: fresh batches every epoch, a validation
-loss and validation 1-NN accuracy per epoch, the best weights kept as a real copy, checkpoints
-(best, last, every N epochs), resuming, a wall-clock budget, mixed precision on CUDA, progress
-bars, and a clean stop on Ctrl-C.
+`train_step` is the step 04_training writes by hand (zero_grad, forward, loss, backward, step);
+`train_epoch` runs it over one epoch of fresh batches; `fit` adds what a real run needs around
+them: a validation loss and validation 1-NN accuracy per epoch, the best weights kept as a real
+copy, checkpoints, resuming, a time budget, one progress line per epoch and a clean stop on
+Ctrl-C. The speed options of `TrainConfig` (channels-last, mixed precision, `torch.compile`)
+change how fast a step runs, not what it computes.
 
 Taught in 04_training.
 """
@@ -11,41 +13,145 @@ Taught in 04_training.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from helpers.bookkeeping import (
+    BEST_METRICS,
+    BestWeights,
+    CheckpointFiles,
+    History,
+    ProgressLines,
+    TrainingClock,
+)
 from helpers.checkpoints import (
     copy_state,
     load_checkpoint,
     load_weights,
     make_checkpoint,
     restore_rng_state,
-    save_checkpoint,
 )
 from helpers.data import Digits
 from helpers.evaluation import validation_1nn
-from helpers.pairs import BATCH_KINDS, Augmentation, epoch_batches, num_batches
-from helpers.runtime import amp_policy
+from helpers.losses import BATCH_KINDS, check_loss_reads
+from helpers.pairs import Augmentation, epoch_batches, num_batches
+from helpers.runtime import PRECISIONS, AmpPolicy, CompiledOrEager, amp_policy
 
-BEST_METRICS = {"val_1nn": "max", "val_loss": "min", "train_loss": "min"}
+Batch = tuple[torch.Tensor | None, ...]  # (inputs..., target): see helpers.losses for the kinds
+
+
+def batch_loss(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    loss_fn: nn.Module,
+    batch: Batch,
+    *,
+    precision: AmpPolicy | None = None,
+) -> torch.Tensor:
+    """The loss of one batch: every image of it through the model in one forward pass, then the loss.
+
+    Taught in 04_training. A batch is `(inputs..., target)`: pairs and views carry two inputs
+    (anchors and partners, or first and second views), in-batch batches one. Under mixed
+    `precision` only the forward pass runs in bf16 or fp16; the loss compares in fp32.
+    """
+    *inputs, target = batch
+    x = torch.cat(inputs) if len(inputs) > 1 else inputs[0]  # (images, 1, 28, 28)
+    with precision.autocast() if precision is not None else nullcontext():
+        embeddings = model(x)  # (images, dim)
+    return loss_fn(*embeddings.chunk(len(inputs)), target)
+
+
+def train_step(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    loss_fn: nn.Module,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    *,
+    precision: AmpPolicy | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+) -> torch.Tensor:
+    """One optimisation step, as 04_training writes it by hand; returns the loss (detached).
+
+    Taught in 04_training. `precision` runs the forward pass under autocast (bf16 or fp16);
+    `scaler` (fp16 only) scales the loss so that small gradients do not round to zero.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss = batch_loss(model, loss_fn, batch, precision=precision)  # forward pass, then the loss
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach()
+
+
+def train_epoch(
+    model: nn.Module | CompiledOrEager,
+    loss_fn: nn.Module,
+    batches: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    *,
+    precision: AmpPolicy | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    clock: TrainingClock | None = None,
+) -> dict[str, Any]:
+    """`train_step` over one epoch of batches in train mode, until they or the time budget run out.
+
+    Taught in 04_training. Returns train_loss (the mean over steps), steps, examples (rows of the
+    batches: pairs, images or pairs of views), images (through the network) and seconds.
+    """
+    clock = clock or TrainingClock()
+    model.train()
+    loss_sum, steps, examples, images = 0.0, 0, 0, 0
+    clock.start()
+    for batch in batches:
+        if clock.exhausted():
+            break
+        loss_sum = loss_sum + train_step(
+            model, loss_fn, batch, optimizer, precision=precision, scaler=scaler
+        )
+        steps += 1
+        examples += len(batch[0])
+        images += sum(len(x) for x in batch[:-1])
+    seconds = clock.stop()
+    train_loss = float(loss_sum) / steps if steps else math.nan
+    return {
+        "train_loss": train_loss,
+        "steps": steps,
+        "examples": examples,
+        "images": images,
+        "seconds": seconds,
+    }
+
+
+def validation_loss(model: nn.Module, loss_fn: nn.Module, batches: Iterable[Batch]) -> float:
+    """Mean loss over validation batches, in eval mode without gradients (NaN when there are none)."""
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for batch in batches:
+            total += float(batch_loss(model, loss_fn, batch)) * len(batch[0])
+            count += len(batch[0])
+    return total / count if count else math.nan
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Every hyperparameter of a training run, in one place; saved inside every checkpoint.
 
-    Taught in 04_training. `batches` names what one step feeds the loss: "pairs" (anchor,
-    partner, target 1/0) for the pair losses, "views" (two augmented views, no labels) or
-    "labelled_views" (the same plus digit labels) for `InfoNCELoss`. `time_budget_s` stops
-    training once that many seconds were spent in training steps (validation not counted).
+    Taught in 04_training. `batches` names the batch kind one step feeds the loss (see
+    `helpers.losses`): "pairs", "in_batch", "views" or "labelled_views". `augmentation` makes the
+    two views (view kinds only). `time_budget_s` stops training once that many seconds were spent
+    in training steps (validation not counted). Speed options: `channels_last` memory format,
+    `precision` ("auto": fp16 on CUDA, bf16 on a CPU with bf16 instructions, else fp32; see
+    `helpers.runtime.amp_policy`) and `compile` (`torch.compile`, falling back when it fails).
     """
 
     epochs: int = 10
@@ -60,6 +166,9 @@ class TrainConfig:
     time_budget_s: float | None = None
     best_metric: str = "val_1nn"
     checkpoint_every: int | None = None
+    channels_last: bool = True
+    precision: str = "auto"
+    compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,6 +182,8 @@ class TrainConfig:
             raise ValueError(f"batches={self.batches!r} is unknown; use one of {BATCH_KINDS}.")
         if self.best_metric not in BEST_METRICS:
             raise ValueError(f"best_metric must be one of {sorted(BEST_METRICS)}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r} is unknown; use one of {PRECISIONS}.")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ValueError("time_budget_s must be positive, or None for no budget.")
         if self.checkpoint_every is not None and self.checkpoint_every < 1:
@@ -85,8 +196,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Rebuild a config saved with `to_dict` (unknown keys are an error, missing ones default)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(
                 f"Unknown TrainConfig fields {unknown}; was it saved by another version?"
@@ -94,21 +204,10 @@ class TrainConfig:
         values = dict(values)
         if isinstance(values.get("augmentation"), dict):
             augmentation = dict(values["augmentation"])
-            augmentation["scale_range"] = tuple(augmentation.get("scale_range", (0.85, 1.15)))
+            if "scale_range" in augmentation:  # saved as a list or a tuple
+                augmentation["scale_range"] = tuple(augmentation["scale_range"])
             values["augmentation"] = Augmentation(**augmentation)
         return cls(**values)
-
-
-class History(list):
-    """One dict per epoch: epoch, train_loss, val_loss, val_1nn, lr, seconds, examples, stopped_early.
-
-    `seconds` counts training steps only (validation not included); `examples` is the number of
-    pairs trained on; `stopped_early` marks an epoch cut short by the time budget.
-    """
-
-    def to_frame(self) -> pd.DataFrame:
-        """The history as a DataFrame indexed by epoch."""
-        return pd.DataFrame(list(self)).set_index("epoch") if self else pd.DataFrame()
 
 
 @dataclass
@@ -137,39 +236,76 @@ class FitResult:
         )
 
 
-def _is_better(value: float, best: float | None, metric: str) -> bool:
-    if best is None:
-        return not math.isnan(value)
-    return value > best if BEST_METRICS[metric] == "max" else value < best
+@dataclass
+class _Run:
+    """A run in progress: what an epoch needs, and what a checkpoint saves and restores."""
 
+    model: nn.Module
+    config: TrainConfig
+    digits: Digits  # as the caller passed them
+    on_device: Digits  # the same digits on the model's device, still uint8
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    precision: AmpPolicy
+    scaler: torch.amp.GradScaler | None
+    generator: torch.Generator
+    best: BestWeights
+    history: History = field(default_factory=History)
+    epoch: int = 0  # epochs finished
 
-def _check_loss_fits_batches(loss_fn: nn.Module, kind: str) -> None:
-    expected = getattr(loss_fn, "batch_kind", None)
-    if expected == "pairs" and kind != "pairs":
-        raise ValueError(
-            f"{type(loss_fn).__name__} compares pairs with a 1/0 target; set "
-            "TrainConfig(batches='pairs')."
+    @classmethod
+    def start(cls, model: nn.Module, config: TrainConfig, digits: Digits) -> _Run:
+        """Move the digits to the model's device once, and set up the optimiser and schedule."""
+        device = next(model.parameters()).device
+        if config.channels_last and device.type in ("cpu", "cuda"):
+            model.to(memory_format=torch.channels_last)  # faster convolutions, the same numbers
+        moved = {name: getattr(digits, name).to(device) for name in _SPLITS}
+        if num_batches(len(moved["train_images"]), config.batch_size) == 0:
+            raise ValueError(
+                f"batch_size={config.batch_size} is larger than the "
+                f"{len(moved['train_images'])} training images; use a smaller batch_size."
+            )
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-    if expected == "views" and kind == "pairs":
-        raise ValueError(
-            f"{type(loss_fn).__name__} needs two views per image; set TrainConfig(batches='views') "
-            "(self-supervised) or batches='labelled_views' (supervised)."
+        scheduler = torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=config.lr_step_size, gamma=config.lr_gamma
+        )
+        precision = amp_policy(device, precision=config.precision)
+        return cls(
+            model=model,
+            config=config,
+            digits=digits,
+            on_device=replace(digits, **moved),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            precision=precision,
+            scaler=precision.scaler(),
+            generator=torch.Generator().manual_seed(config.seed),
+            best=BestWeights(config.best_metric, model),
         )
 
+    def resume(self, checkpoint: dict[str, Any], *, source: str | Path | None) -> None:
+        """Continue from a checkpoint: weights, optimiser, schedule, random state, history, best."""
+        load_weights(self.model, checkpoint, source=source)
+        self.optimizer.load_state_dict(checkpoint["optimizer_state"])
+        self.scheduler.load_state_dict(checkpoint["scheduler_state"])
+        if self.scaler is not None and checkpoint.get("scaler_state"):
+            self.scaler.load_state_dict(checkpoint["scaler_state"])
+        restore_rng_state(checkpoint["rng_state"], self.generator)
+        self.history = History(checkpoint["history"])
+        self.epoch = checkpoint["epoch"]
+        self.best.restore(checkpoint["best"], checkpoint.get("best_model_state"))
 
-def _validation_loss(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    config: TrainConfig,
-) -> float:
-    """Mean loss on validation batches drawn the same way every epoch (a fixed generator)."""
-    generator = torch.Generator().manual_seed(config.seed + 1)
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for x_1, x_2, y in epoch_batches(
+    def batches(self, *, validation: bool = False) -> Iterator[Batch]:
+        """One epoch of fresh training batches, or the validation batches (the same every epoch)."""
+        config, digits = self.config, self.on_device
+        if validation:
+            images, labels = digits.val_images, digits.val_labels
+            generator = torch.Generator().manual_seed(config.seed + 1)
+        else:
+            images, labels, generator = digits.train_images, digits.train_labels, self.generator
+        return epoch_batches(
             config.batches,
             images,
             labels,
@@ -177,10 +313,57 @@ def _validation_loss(
             generator=generator,
             positive_fraction=config.positive_fraction,
             augmentation=config.augmentation,
-        ):
-            total += loss_fn(model(x_1), model(x_2), y).item() * len(x_1)
-            count += len(x_1)
-    return total / max(count, 1)
+        )
+
+    def amp(self) -> dict[str, Any]:
+        """The mixed-precision plumbing `train_step` takes: autocast policy and gradient scaler."""
+        return {"precision": self.precision, "scaler": self.scaler}
+
+    def validate(self, loss_fn: nn.Module) -> dict[str, float]:
+        """Validation loss and validation 1-NN accuracy of the model as it is now."""
+        return {
+            "val_loss": validation_loss(self.model, loss_fn, self.batches(validation=True)),
+            "val_1nn": validation_1nn(self.model, self.on_device),
+        }
+
+    def record(self, row: dict[str, Any]) -> bool:
+        """Add a finished epoch to the history; True when it is the best so far."""
+        self.history.append(row)
+        self.epoch = row["epoch"]
+        return self.best.update(row, self.model)
+
+    def checkpoint(self, epoch: int) -> dict[str, Any]:
+        """Everything a checkpoint holds after `epoch`: the one place its contents are gathered."""
+        return make_checkpoint(
+            self.model,
+            epoch=epoch,
+            config=self.config.to_dict(),
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            history=self.history,
+            best=self.best.summary(),
+            best_model_state=self.best.state,
+            generator=self.generator,
+        )
+
+    def finish(self, **outcome: Any) -> FitResult:
+        """Load the best weights into the model (eval mode) and hand back the result."""
+        final_state = copy_state(self.model.state_dict())
+        self.model.load_state_dict(self.best.state)
+        self.model.eval()
+        return FitResult(
+            model=self.model,
+            history=self.history,
+            best_epoch=self.best.epoch,
+            best_metric=self.best.metric,
+            best_value=self.best.value,
+            final_state=final_state,
+            **outcome,
+        )
+
+
+_SPLITS = ("train_images", "train_labels", "val_images", "val_labels")
 
 
 def fit(
@@ -196,178 +379,49 @@ def fit(
 ) -> FitResult:
     """Train `model` with `loss_fn` on fresh batches each epoch; keep the best weights by validation.
 
-    Taught in 04_training. The model trains on the device it sits on (move it first); the images
+    Taught in 04_training. The model trains on the device it sits on (move it first); the digits
     move there once, as uint8. Adam with a StepLR schedule (the source's step 10, gamma 0.1 by
     default). With `checkpoint_dir`, best.pt, last.pt and every `checkpoint_every` epochs
-    epoch_NNN.pt are written. With `resume_from`, training continues from that checkpoint
-    (its config too, unless `config` is given). Ctrl-C stops cleanly: the history so far comes
-    back and the checkpoints of finished epochs stay as they were. Prints nothing; the progress
-    bars (tqdm, stderr or a widget) show the loss. `on_epoch_end(epoch, model)` is called after
+    epoch_NNN.pt are written. With `resume_from`, training continues from that checkpoint (its
+    config too, unless `config` is given) and ends as an uninterrupted run would. Ctrl-C stops
+    cleanly: the finished epochs' history comes back and their checkpoints stay as they were.
+    `progress` prints one line per epoch as it ends. `on_epoch_end(epoch, model)` is called after
     each epoch's validation, for example to keep embeddings for an animation.
     """
     checkpoint = load_checkpoint(resume_from) if resume_from is not None else None
     if config is None:
         config = TrainConfig.from_dict(checkpoint["config"]) if checkpoint else TrainConfig()
-    _check_loss_fits_batches(loss_fn, config.batches)
-    device = next(model.parameters()).device
-    amp = amp_policy(device)
-    train_images = digits.train_images.to(device)  # uint8 on the device: 4 MB for the sample
-    train_labels = digits.train_labels.to(device)
-    val_images = digits.val_images.to(device)
-    val_labels = digits.val_labels.to(device)
-    on_device = replace(digits, train_images=train_images, val_images=val_images)
-    batches_per_epoch = num_batches(len(train_images), config.batch_size)
-    if batches_per_epoch == 0:
-        raise ValueError(
-            f"batch_size={config.batch_size} is larger than the {len(train_images)} training "
-            "images; use a smaller batch_size."
-        )
-
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=config.lr_step_size, gamma=config.lr_gamma
-    )
-    scaler = torch.amp.GradScaler(device.type, enabled=amp.use_scaler)
-    generator = torch.Generator().manual_seed(config.seed)
-    history = History()
-    best_epoch: int | None = None
-    best_value: float | None = None
-    best_state = copy_state(model.state_dict())
-    start_epoch = 0
+    check_loss_reads(loss_fn, config.batches)
+    run = _Run.start(model, config, digits)
     if checkpoint is not None:
-        load_weights(model, checkpoint, source=resume_from)
-        optimizer.load_state_dict(checkpoint["optimizer_state"])
-        scheduler.load_state_dict(checkpoint["scheduler_state"])
-        if checkpoint.get("scaler_state"):
-            scaler.load_state_dict(checkpoint["scaler_state"])
-        restore_rng_state(checkpoint["rng_state"], generator)
-        history = History(checkpoint["history"])
-        start_epoch = checkpoint["epoch"]
-        best_epoch = checkpoint["best"].get("epoch")
-        best_value = checkpoint["best"].get("value")
-        if checkpoint.get("best_model_state") is not None:
-            best_state = copy_state(checkpoint["best_model_state"])
-
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    paths: dict[str, Any] = {"best": None, "last": None, "every": []}
-    if folder is not None:
-        for name in ("best", "last"):
-            if (folder / f"{name}.pt").is_file() and checkpoint is not None:
-                paths[name] = folder / f"{name}.pt"
-
-    def write(name: str, epoch: int) -> Path:
-        state = make_checkpoint(
-            model,
-            epoch=epoch,
-            config=config.to_dict(),
-            optimizer=optimizer,
-            scheduler=scheduler,
-            scaler=scaler if amp.use_scaler else None,
-            history=history,
-            best={"epoch": best_epoch, "metric": config.best_metric, "value": best_value},
-            best_model_state=best_state,
-            generator=generator,
-        )
-        return save_checkpoint(folder / name, state)
-
-    interrupted = budget_reached = False
-    trained_seconds = 0.0
-    epoch_bar = tqdm(
-        total=config.epochs, initial=start_epoch, desc="epochs", unit="epoch", disable=not progress
-    )
-    batch_bar = None
+        run.resume(checkpoint, source=resume_from)
+    forward = CompiledOrEager(model) if config.compile else model
+    clock = TrainingClock(config.time_budget_s, device=next(model.parameters()).device)
+    files = CheckpointFiles(checkpoint_dir, resumed=checkpoint is not None)
+    lines = ProgressLines(config.epochs, enabled=progress)
+    interrupted = False
     try:
-        for epoch in range(start_epoch + 1, config.epochs + 1):
-            learning_rate = optimizer.param_groups[0]["lr"]
-            model.train()
-            epoch_start = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            steps = examples = 0
-            batch_bar = tqdm(
-                total=batches_per_epoch, desc=f"epoch {epoch}", leave=False, disable=not progress
+        for epoch in range(run.epoch + 1, config.epochs + 1):
+            trained = train_epoch(
+                forward, loss_fn, run.batches(), run.optimizer, clock=clock, **run.amp()
             )
-            for x_1, x_2, y in epoch_batches(
-                config.batches,
-                train_images,
-                train_labels,
-                batch_size=config.batch_size,
-                generator=generator,
-                positive_fraction=config.positive_fraction,
-                augmentation=config.augmentation,
-            ):
-                if (
-                    config.time_budget_s is not None
-                    and trained_seconds + time.perf_counter() - epoch_start >= config.time_budget_s
-                ):
-                    budget_reached = True
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, dtype=amp.dtype, enabled=amp.enabled):
-                    loss = loss_fn(model(x_1), model(x_2), y)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum += loss.detach().float()
-                steps += 1
-                examples += len(x_1)
-                batch_bar.update()
-                if progress and steps % 10 == 0:
-                    batch_bar.set_postfix(loss=f"{loss_sum.item() / steps:.4f}")
-            batch_bar.close()
-            seconds = time.perf_counter() - epoch_start
-            trained_seconds += seconds
-            if steps == 0:
-                break  # the budget ran out before this epoch's first step
-            scheduler.step()
-            row = {
-                "epoch": epoch,
-                "train_loss": loss_sum.item() / steps,
-                "val_loss": _validation_loss(model, loss_fn, val_images, val_labels, config),
-                "val_1nn": validation_1nn(model, on_device),
-                "lr": learning_rate,
-                "seconds": seconds,
-                "examples": examples,  # pairs (or pairs of views) trained on this epoch
-                "stopped_early": steps < batches_per_epoch,
-            }
-            history.append(row)
-            if _is_better(row[config.best_metric], best_value, config.best_metric):
-                best_epoch, best_value = epoch, row[config.best_metric]
-                best_state = copy_state(model.state_dict())
-                if folder is not None:
-                    paths["best"] = write("best.pt", epoch)
-            if folder is not None:
-                paths["last"] = write("last.pt", epoch)
-                if config.checkpoint_every and epoch % config.checkpoint_every == 0:
-                    paths["every"].append(write(f"epoch_{epoch:03d}.pt", epoch))
-            epoch_bar.update()
-            epoch_bar.set_postfix(
-                train_loss=f"{row['train_loss']:.4f}", val_1nn=f"{row['val_1nn']:.3f}"
+            if trained["steps"] == 0:
+                break  # the time budget ran out before this epoch's first step
+            row = {"epoch": epoch, **trained, "lr": run.scheduler.get_last_lr()[0]}
+            run.scheduler.step()
+            row.update(run.validate(loss_fn), stopped_early=clock.reached)
+            improved = run.record(row)
+            files.save(
+                run.checkpoint, epoch=epoch, improved=improved, every=config.checkpoint_every
             )
+            lines.epoch(row)
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model)
-                model.train()
-            if budget_reached:
+            if clock.reached:
                 break
     except KeyboardInterrupt:
         interrupted = True  # the finished epochs' history and checkpoints stay as they are
-    finally:
-        if batch_bar is not None:
-            batch_bar.close()
-        epoch_bar.close()
-
-    final_state = copy_state(model.state_dict())
-    model.load_state_dict(best_state)
-    model.eval()
-    return FitResult(
-        model=model,
-        history=history,
-        best_epoch=best_epoch,
-        best_metric=config.best_metric,
-        best_value=best_value,
-        final_state=final_state,
-        checkpoints=paths,
-        interrupted=interrupted,
-        budget_reached=budget_reached,
+        lines.interrupted(len(run.history))
+    return run.finish(
+        checkpoints=files.paths, interrupted=interrupted, budget_reached=clock.reached
     )

@@ -15,7 +15,7 @@ import torch
 
 from helpers.data import Digits, load_digits
 from helpers.evaluation import evaluate_model
-from helpers.losses import InfoNCELoss
+from helpers.losses import BATCH_KINDS, InfoNCELoss
 from helpers.model import EmbeddingNet
 from helpers.pairs import draw_pairs, epoch_batches
 from helpers.runtime import seed_everything
@@ -84,7 +84,7 @@ def test_the_same_seed_gives_the_same_pairs_and_views(digits):
     for field in ("anchor", "partner", "target"):
         assert torch.equal(getattr(first, field), getattr(again, field))
     assert not torch.equal(first.anchor, other.anchor)
-    for kind in ("pairs", "views", "labelled_views"):
+    for kind in BATCH_KINDS:
         runs = [
             list(
                 epoch_batches(

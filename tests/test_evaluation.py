@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import evaluation
 from helpers.data import Digits, to_network_input
 from helpers.evaluation import (
+    cosine_top_k,
     embed,
     evaluate_embeddings,
     knn_accuracy,
@@ -113,3 +115,66 @@ def test_pixels_and_networks_go_through_the_same_metrics():
     assert table.loc["raw pixels", "val_1nn"] == 1.0
     assert 0.0 <= validation_1nn(EmbeddingNet(), digits) <= 1.0
     assert np.isfinite(table.to_numpy()).all()
+
+
+def test_embed_refuses_zero_to_one_floats_and_takes_real_network_input():
+    torch.manual_seed(0)
+    net = EmbeddingNet(embedding_dim=8)
+    images = tiny_digits().train_images[:20]
+    x = to_network_input(images)  # (20, 1, 28, 28) in [-1, 1], background -1
+    assert torch.allclose(embed(net, x), embed(net, images), atol=1e-6)
+    assert torch.allclose(embed(net, x[:, 0]), embed(net, images), atol=1e-6)  # (N, 28, 28)
+    with pytest.raises(ValueError, match=r"no negative value.*ToTensor\(\)"):
+        embed(net, images.float() / 255)  # what ToTensor() gives
+    with pytest.raises(ValueError, match="values up to 255"):
+        embed(net, images.float())
+
+
+def test_embed_takes_flat_rows_and_names_the_callers_own_shape():
+    torch.manual_seed(0)
+    net = EmbeddingNet(embedding_dim=8)
+    images = tiny_digits().train_images[:5]
+    flat = images.reshape(5, 784).numpy()  # rows of a CSV
+    assert torch.allclose(embed(net, flat), embed(net, images), atol=1e-6)
+    assert embed(net, images[0]).shape == (1, 8)  # one (28, 28) digit is a batch of one
+    with pytest.raises(ValueError, match=r"got shape \(5, 783\)"):
+        embed(net, flat[:, :783])
+    with pytest.raises(ValueError, match=r"got shape \(5, 1, 784\)"):
+        embed(net, flat[:, None])
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_knn_accuracy_agrees_with_scikit_learn(k):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    generator = torch.Generator().manual_seed(0)
+    gallery, queries = (
+        torch.randn(300, 8, generator=generator),
+        torch.randn(200, 8, generator=generator),
+    )
+    gallery_labels = torch.randint(0, 10, (300,), generator=generator)
+    query_labels = torch.randint(0, 10, (200,), generator=generator)
+    classifier = KNeighborsClassifier(n_neighbors=k, metric="cosine", algorithm="brute")
+    expected = classifier.fit(gallery.numpy(), gallery_labels.numpy()).score(
+        queries.numpy(), query_labels.numpy()
+    )
+    assert knn_accuracy(gallery, gallery_labels, queries, query_labels, k=k) == pytest.approx(
+        expected
+    )
+
+
+def test_a_tied_vote_goes_to_the_smallest_digit():
+    gallery = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.7, 0.3]])
+    query = torch.tensor([[1.0, 0.05]])
+    labels = torch.tensor([7, 3, 3, 7])  # two votes each
+    assert knn_accuracy(gallery, labels, query, torch.tensor([3]), k=4) == 1.0
+
+
+def test_search_in_chunks_gives_the_same_neighbours(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    points = torch.randn(50, 4, generator=generator)
+    whole = cosine_top_k(points, points, k=3, exclude_self=True)
+    monkeypatch.setattr(evaluation, "QUERY_CHUNK", 7)
+    chunked = cosine_top_k(points, points, k=3, exclude_self=True)
+    assert torch.equal(whole[1], chunked[1]) and torch.allclose(whole[0], chunked[0], atol=1e-6)
+    assert not (chunked[1] == torch.arange(50)[:, None]).any()  # never itself

@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from helpers.losses import CosineMSELoss, InfoNCELoss, MarginContrastiveLoss
+from helpers import losses
+from helpers.losses import (
+    BATCH_KINDS,
+    CosineMSELoss,
+    CrossModalInfoNCELoss,
+    InBatchCosineMSELoss,
+    InfoNCELoss,
+    MarginContrastiveLoss,
+    check_loss_reads,
+)
 
 
 def batch(seed: int = 0, size: int = 8, dim: int = 5):
@@ -114,11 +123,81 @@ def test_losses_have_gradients_and_clear_errors():
 def test_half_precision_embeddings_are_compared_in_float32():
     """Under mixed precision on a GPU the network hands over fp16; the losses work in fp32."""
     z_1, z_2, target, labels = batch()
-    full = [CosineMSELoss()(z_1, z_2, target), InfoNCELoss()(z_1, z_2, labels)]
+    full = [
+        CosineMSELoss()(z_1, z_2, target),
+        InfoNCELoss()(z_1, z_2, labels),
+        InBatchCosineMSELoss()(z_1, labels),
+    ]
     half = [
         CosineMSELoss()(z_1.half(), z_2.half(), target),
         InfoNCELoss()(z_1.half(), z_2.half(), labels),
+        InBatchCosineMSELoss()(z_1.bfloat16(), labels),
     ]
     for exact, rounded in zip(full, half, strict=True):
         assert rounded.dtype == torch.float32
         assert rounded.item() == pytest.approx(exact.item(), rel=1e-2)
+
+
+def naive_in_batch(z, labels):
+    """The source's error on every pair i < j of the batch, positives and negatives half each."""
+    errors = {True: [], False: []}
+    for i in range(len(z)):
+        for j in range(i + 1, len(z)):
+            same = bool(labels[i] == labels[j])
+            cosine = float(torch.nn.functional.cosine_similarity(z[i], z[j], dim=0))
+            errors[same].append((cosine - float(same)) ** 2)
+    return 0.5 * (sum(errors[True]) / len(errors[True]) + sum(errors[False]) / len(errors[False]))
+
+
+def test_in_batch_loss_is_the_source_loss_over_every_pair_halves_weighted():
+    generator = torch.Generator().manual_seed(1)
+    z = torch.randn(12, 5, generator=generator, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 3, 3, 1, 2, 0])
+    loss = InBatchCosineMSELoss()(z, labels)
+    assert loss.item() == pytest.approx(naive_in_batch(z, labels), rel=1e-9)
+    # the same as CosineMSELoss on the explicit pairs, each half weighted alike
+    first, second = torch.triu_indices(12, 12, offset=1)
+    target = (labels[first] == labels[second]).double()
+    halves = [
+        CosineMSELoss()(z[first][target == side], z[second][target == side], target[target == side])
+        for side in (1, 0)
+    ]
+    assert loss.item() == pytest.approx(0.5 * float(sum(halves)), rel=1e-6)
+
+
+def test_in_batch_loss_rewards_same_digit_alignment_and_checks_its_input():
+    labels = torch.tensor([0, 0, 1, 1])
+    aligned = torch.tensor([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])  # same: cos 1; not: 0
+    assert InBatchCosineMSELoss()(aligned, labels).item() == pytest.approx(0.0, abs=1e-7)
+    swapped = torch.tensor([0, 1, 0, 1])  # positives orthogonal (error 1), half the negatives 1
+    assert InBatchCosineMSELoss()(aligned, swapped).item() == pytest.approx(0.5 * 1 + 0.5 * 0.5)
+    with pytest.raises(ValueError, match="in_batch"):
+        InBatchCosineMSELoss()(aligned[:1], labels[:1])
+    with pytest.raises(ValueError, match="integer digits"):
+        InBatchCosineMSELoss()(aligned, labels.float())
+
+
+def test_every_loss_names_the_batch_kinds_it_reads_and_fit_checks_them():
+    for loss in (CosineMSELoss(), MarginContrastiveLoss(), InBatchCosineMSELoss(), InfoNCELoss()):
+        assert set(loss.batch_kinds) <= set(BATCH_KINDS), type(loss).__name__
+    assert CrossModalInfoNCELoss.batch_kinds == (losses.CROSS_MODAL,)
+    check_loss_reads(InfoNCELoss(), "labelled_views")
+    check_loss_reads(torch.nn.MSELoss(), "pairs")  # a loss that names no kinds is trusted
+    with pytest.raises(ValueError, match="batches='views'"):
+        check_loss_reads(InfoNCELoss(), "pairs")
+    with pytest.raises(ValueError, match="batches='in_batch'"):
+        check_loss_reads(InBatchCosineMSELoss(), "pairs")
+
+
+def test_both_info_nce_losses_share_one_masked_core():
+    """Cross-modal InfoNCE with a and b the two views equals the core on the a-to-b block."""
+    z_a, z_b, _, labels = batch(4)
+    a, b = torch.nn.functional.normalize(z_a, dim=1), torch.nn.functional.normalize(z_b, dim=1)
+    logits = a @ b.T / 0.2
+    positive = labels[:, None] == labels[None, :]
+    expected = (
+        losses.masked_info_nce(logits, positive) + losses.masked_info_nce(logits.T, positive.T)
+    ) / 2
+    assert CrossModalInfoNCELoss(temperature=0.2)(z_a, z_b, labels).item() == pytest.approx(
+        expected.item(), rel=1e-12
+    )

@@ -8,6 +8,7 @@ from helpers.pairs import (
     Augmentation,
     PairDataset,
     augment,
+    digit_batches,
     draw_pairs,
     epoch_batches,
     num_batches,
@@ -159,3 +160,20 @@ def test_augment_keeps_range_and_black_background():
     assert out.shape == (len(images), 1, 28, 28)
     assert out.min() >= -1.0 and out.max() <= 1.0
     assert torch.allclose(out[:, :, 27, 27], torch.tensor(-1.0))  # the corner stays background
+
+
+def test_in_batch_batches_hold_each_image_once_with_its_label():
+    labels = make_labels()
+    images = make_images(labels)
+    generator = torch.Generator().manual_seed(0)
+    batches = list(epoch_batches("in_batch", images, labels, batch_size=64, generator=generator))
+    assert len(batches) == num_batches(len(labels), 64) == 4  # the short last batch is dropped
+    seen = []
+    for x, batch_labels in batches:  # one input and its labels: no pairs are drawn at all
+        assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
+        assert torch.equal(x, to_network_input(images[index_of(x)]))
+        assert torch.equal(batch_labels, labels[index_of(x)])
+        seen.append(index_of(x))
+    assert len(torch.unique(torch.cat(seen))) == 4 * 64  # no image twice in an epoch
+    everything = digit_batches(images, labels, batch_size=64, generator=generator, drop_last=False)
+    assert sorted(torch.cat([index_of(x) for x, _ in everything]).tolist()) == list(range(300))

@@ -1,4 +1,4 @@
-"""Device choice, seeding, mixed precision and DataLoader settings."""
+"""Device choice, seeding, mixed precision and torch.compile with its fallback."""
 
 from __future__ import annotations
 
@@ -72,18 +72,49 @@ def test_seed_must_be_non_negative_int():
         runtime.seed_everything(-1)
 
 
-def test_amp_policy_fp16_with_scaler_on_cuda_only():
+def test_amp_policy_auto_is_fp16_with_a_scaler_on_cuda_and_bf16_only_on_native_cpus():
     cuda = runtime.amp_policy(torch.device("cuda"))
     assert cuda.enabled and cuda.dtype == torch.float16 and cuda.use_scaler
-    for name in ("cpu", "mps"):
-        policy = runtime.amp_policy(torch.device(name))
-        assert not policy.enabled and not policy.use_scaler
+    native = runtime.amp_policy(torch.device("cpu"), native_bf16=yes)
+    assert native.dtype == torch.bfloat16 and not native.use_scaler and native.scaler() is None
+    emulated = runtime.amp_policy(torch.device("cpu"), native_bf16=no)
+    assert emulated.dtype == torch.float32 and not emulated.enabled
+    assert not runtime.amp_policy(torch.device("mps"), native_bf16=yes).enabled
 
 
-def test_loader_settings_pin_memory_only_for_cuda():
-    assert runtime.loader_settings(torch.device("cuda"))["pin_memory"] is True
-    cpu = runtime.loader_settings(torch.device("cpu"))
-    assert cpu["pin_memory"] is False and cpu["num_workers"] == 0 and "prefetch_factor" not in cpu
-    # the settings are valid DataLoader arguments on this machine, with no warning about pinning
-    loader = torch.utils.data.DataLoader(list(range(4)), batch_size=2, **cpu)
-    assert [batch.tolist() for batch in loader] == [[0, 1], [2, 3]]
+def test_amp_policy_takes_an_explicit_precision_and_refuses_what_cannot_run():
+    cpu = torch.device("cpu")
+    assert runtime.amp_policy(cpu, precision="fp32", native_bf16=yes).dtype == torch.float32
+    assert runtime.amp_policy(cpu, precision="bf16", native_bf16=no).dtype == torch.bfloat16
+    assert runtime.amp_policy(torch.device("cuda"), precision="bf16").dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        runtime.amp_policy(cpu, precision="fp16")
+    with pytest.raises(ValueError, match="unknown"):
+        runtime.amp_policy(cpu, precision="int8")
+
+
+def test_autocast_runs_a_cpu_matmul_in_bf16_only_when_enabled():
+    x = torch.ones(4, 4)
+    with runtime.amp_policy(torch.device("cpu"), precision="bf16").autocast():
+        assert (x @ x).dtype == torch.bfloat16
+    with runtime.amp_policy(torch.device("cpu"), precision="fp32").autocast():
+        assert (x @ x).dtype == torch.float32
+
+
+def test_cpu_bf16_check_answers_a_bool():
+    assert isinstance(runtime.cpu_runs_bf16_natively(), bool)
+
+
+def test_compiled_or_eager_falls_back_when_the_compiler_fails():
+    """A broken C++ compiler makes torch.compile fail at the first call: the model runs as it is."""
+    import torch._inductor.config as inductor
+
+    broken_compiler = inductor.patch({"cpp.cxx": ("/nonexistent/c++",), "fx_graph_cache": False})
+    torch._dynamo.reset()
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh())  # tanh needs C++ code
+    forward = runtime.CompiledOrEager(model)
+    x = torch.randn(5, 3)
+    with broken_compiler, pytest.warns(UserWarning, match="torch.compile failed"):
+        out = forward(x)
+    assert torch.equal(out, model(x)) and forward.error and forward.compiled is None
+    assert forward.train(False) is forward and not model.training
