@@ -1,7 +1,7 @@
 """The benchmark's recipes: `helpers.training.TrainConfig` values, each trained by `fit` itself.
 
-`SERIES` is the notebooks' own recipe, the headline of `make bench`; `SERIES_GPU` the same idea
-with batches sized for a GPU. The lever recipes change one thing each, so the benchmark can say
+`SERIES` is the notebooks' own recipe (helpers.recipes), the headline of `make bench`; `SERIES_GPU`
+the same with batches sized for a GPU. The lever recipes change one thing each, so the benchmark can say
 what each speed lever buys. The loss of a recipe follows from its batch kind (`loss_for`).
 """
 
@@ -20,25 +20,10 @@ from helpers.losses import (
     InBatchCosineMSELoss,
     InfoNCELoss,
 )
-from helpers.pairs import Augmentation
+from helpers.recipes import SERIES, SERIES_GPU, TEMPERATURE  # noqa: F401 (bench's names for them)
 from helpers.training import TrainConfig
 
-TEMPERATURE = 0.1  # the series' InfoNCE temperature
-
-# Supervised InfoNCE on two augmented views of 64 digits (one forward pass of 128 images a step),
-# channels-last and mixed precision chosen for the device.
-SERIES = TrainConfig(
-    epochs=30,
-    batch_size=64,
-    learning_rate=1e-3,
-    batches=LABELLED_VIEWS,
-    augmentation=Augmentation(),
-    channels_last=True,
-    precision="auto",
-    seed=0,
-)
-# On a GPU a small batch leaves it idle: batches of 512 digits, the learning rate scaled with them.
-SERIES_GPU = replace(SERIES, batch_size=512, learning_rate=2e-3)
+# The notebooks' own recipe lives in helpers (Colab has no bench/ folder): see helpers/recipes.py.
 
 # The source's own choices, on the series' data path: pairs of batch 16, fp32, no channels-last.
 SOURCE_LIKE = TrainConfig(

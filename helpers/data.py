@@ -90,11 +90,7 @@ class Digits:
 
 
 def default_source(device: torch.device) -> str:
-    """The data a notebook trains and evaluates on by default: full MNIST on a CUDA GPU, else the sample.
-
-    Taught in 04_training. One rule for 04-08, so that 05-08 evaluate 04's checkpoint on the same
-    source it was trained on (and `checkpoints.check_held_out` finds its test digits clean).
-    """
+    """Full MNIST on a CUDA GPU, else the sample: one rule for 04-08, so 05-08 match 04's data."""
     return "mnist" if device.type == "cuda" else "sample"
 
 

@@ -242,7 +242,7 @@ class _Run:
 
     model: nn.Module
     config: TrainConfig
-    digits: Digits  # as the caller passed them
+    provenance: dict[str, Any]  # what the checkpoints record about the training digits
     on_device: Digits  # the same digits on the model's device, still uint8
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -275,7 +275,7 @@ class _Run:
         return cls(
             model=model,
             config=config,
-            digits=digits,
+            provenance=digits.provenance(),
             on_device=replace(digits, **moved),
             optimizer=optimizer,
             scheduler=scheduler,
@@ -287,6 +287,12 @@ class _Run:
 
     def resume(self, checkpoint: dict[str, Any], *, source: str | Path | None) -> None:
         """Continue from a checkpoint: weights, optimiser, schedule, random state, history, best."""
+        trained_on = (checkpoint.get("data") or {}).get("train_fingerprint")
+        if trained_on is not None and trained_on != self.provenance["train_fingerprint"]:
+            raise ValueError(
+                f"{source} was trained on other digits ({checkpoint['data'].get('description')}); "
+                "resume it with the same data, or start a new run without resume_from."
+            )
         load_weights(self.model, checkpoint, source=source)
         self.optimizer.load_state_dict(checkpoint["optimizer_state"])
         self.scheduler.load_state_dict(checkpoint["scheduler_state"])
@@ -345,6 +351,7 @@ class _Run:
             best=self.best.summary(),
             best_model_state=self.best.state,
             generator=self.generator,
+            data=self.provenance,
         )
 
     def finish(self, **outcome: Any) -> FitResult:

@@ -30,7 +30,7 @@ BLOCKED = ("pandas", "sklearn", "tqdm", "umap", "matplotlib", "plotly")
 # TODO(data branch): helpers/data.py still imports pandas and scikit-learn at its top; the data
 # session makes those imports lazy. Until that merges, the runner imports helpers.data before
 # blocking (so only that one module may use them); then empty this tuple.
-TOLERATED = ("helpers.data",)
+TOLERATED: tuple[str, ...] = ()
 
 # Runs a script with the packages in BLOCKED made unimportable, as on a bare GPU machine: a None
 # in sys.modules makes `import x` fail and `importlib.util.find_spec(x)` answer None, exactly as
@@ -195,8 +195,16 @@ def test_fp16_peak_by_gpu_name(name, peak):
     assert gpu.fp16_peak_tflops(name)[0] == peak
 
 
-def test_the_bench_runs_end_to_end_on_tiny_budgets(tmp_path, capsys):
+@pytest.fixture
+def one_thread():
+    """One torch thread for this test only: later tests (and their child processes) keep the default."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_the_bench_runs_end_to_end_on_tiny_budgets(tmp_path, capsys, one_thread):
     skips = ["--skip-levers", "--skip-precision", "--skip-compile", "--skip-umap"]
     output = tmp_path / "results.json"
     results = bench_pipeline.main(["--budget-s", "1", "--output", str(output), *skips])

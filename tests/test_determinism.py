@@ -117,6 +117,8 @@ def test_the_same_seed_gives_the_same_weights_history_and_metrics(digits, first_
 
 
 CHILD = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))  # the parent's: float sums depend on the thread count
 from tests.test_determinism import fingerprint, small_digits, train_briefly
 state, history, metrics = train_briefly(small_digits())
 print(fingerprint(state), metrics["val_1nn"], metrics["silhouette"])
@@ -126,7 +128,7 @@ print(fingerprint(state), metrics["val_1nn"], metrics["silhouette"])
 def test_a_fresh_process_with_another_hash_seed_trains_the_same_weights(first_run):
     state, _, metrics = first_run
     child = subprocess.run(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", CHILD, str(torch.get_num_threads())],
         cwd=REPO,
         env={**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(REPO)},
         capture_output=True,
