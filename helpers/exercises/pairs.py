@@ -212,8 +212,8 @@ def check_trained_on(count_trained_on: Callable[[dict[str, Any], torch.Tensor], 
             hint = f"your function raised {error}."
         elif not _is_whole_number(answer):
             hint = (
-                "return one whole number: hash the images with data.content_hashes and count "
-                "those found in record['train_hashes'] (torch.isin)."
+                "return one whole number: how many of the images have a content hash "
+                "(data.content_hashes) among record['train_hashes']."
             )
         elif int(answer) != expected:
             hint = _leak_hint(what, int(answer), expected, len(images))
