@@ -149,3 +149,9 @@ def test_scale_check_explains_the_first_wrong_answer(changed, hint, capsys):
 def test_scale_check_asks_for_every_loss(answer, capsys):
     checks.check_scale(answer)
     assert "for each of 'cosine MSE'" in verdict(capsys)
+
+
+def test_scale_check_gives_nothing_away_for_an_unfilled_answer(capsys):
+    checks.check_scale(dict.fromkeys(checks.SCALE_LOSSES))
+    line = verdict(capsys)
+    assert line.endswith("Hint: set each value to True (the loss changes) or False (it does not).")

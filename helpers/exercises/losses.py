@@ -223,8 +223,12 @@ def check_scale(changes: Any) -> None:
         hint = f"set changes to a dict with True or False for each of {names}."
         report(3, False, right="", hint=hint)
         return
+    if not all(isinstance(value, bool) for value in changes.values()):
+        hint = "set each value to True (the loss changes) or False (it does not)."
+        report(3, False, right="", hint=hint)
+        return
     truth = scale_effects()
-    wrong = [name for name in SCALE_LOSSES if bool(changes[name]) != truth[name]]
+    wrong = [name for name in SCALE_LOSSES if changes[name] != truth[name]]
     hint = None
     if wrong:
         said = "changes" if changes[wrong[0]] else "does not change"
