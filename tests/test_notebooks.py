@@ -33,6 +33,7 @@ FOLLOW_THE_CONVENTIONS: set[str] = {
     "01_modalities.ipynb",
     "02_pairs.ipynb",
     "03_network_and_loss.ipynb",
+    "04_training.ipynb",
 }
 
 
@@ -169,3 +170,27 @@ def test_solutions_are_tagged_hidden_and_titled(path):
         assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, first_line
         assert cell.metadata.get("cellView") == "form", f"Colab shows {first_line!r} in full"
         assert SOLUTION_TITLE.match(first_line), f"{first_line!r} is no '# @title Solution to ...'"
+
+
+def test_04_trains_the_series_recipe_that_make_bench_headlines():
+    """04's main run is `helpers.recipes.SERIES` (what `make bench` measures), changed only in its
+    number of epochs and a checkpoint after every epoch; read off the committed SETTINGS cell."""
+    from dataclasses import replace
+
+    from helpers import recipes
+    from helpers.pairs import Augmentation
+    from helpers.training import TrainConfig
+
+    notebook = read(ROOT / "notebooks" / "04_training.ipynb")
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert "CONFIG = recipes.series_config(device," in code
+    assert "LOSS = recipes.series_loss()" in code
+    settings = next(
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code" and re.search(r"^SETTINGS\s*=", cell.source, re.M)
+    )
+    printed = "".join(out.get("text", "") for out in settings.outputs).splitlines()
+    shown = next(line for line in printed if line.startswith("TrainConfig("))
+    config = eval(shown, {"TrainConfig": TrainConfig, "Augmentation": Augmentation})  # our repr
+    assert config == replace(recipes.SERIES, epochs=config.epochs, checkpoint_every=1)

@@ -35,8 +35,10 @@ from helpers.plots.style import digit_colour
 from helpers.plots.training import (
     plot_history,
     plot_lines,
+    plot_runs,
     plot_scores,
     plot_similarity_histograms,
+    plot_waterfall,
 )
 
 __all__ = [
@@ -50,10 +52,12 @@ __all__ = [
     "plot_modalities",
     "plot_modality_maps",
     "plot_recall_heatmaps",
+    "plot_runs",
     "plot_scores",
     "plot_similarity_histograms",
     "plot_similarity_matrices",
     "plot_toy_trajectory",
+    "plot_waterfall",
     "scatter_2d",
     "scatter_3d",
     "scatter_maps",
