@@ -418,18 +418,19 @@ def silhouette_interval(
     return Estimate(float(values.mean()), interval.low, interval.high)
 
 
+Values = torch.Tensor | np.ndarray  # embeddings (N, dim), images or labels (N,)
+
+
 def final_scores(
-    train_embeddings: torch.Tensor | np.ndarray,
-    train_labels: torch.Tensor | np.ndarray,
-    embeddings: torch.Tensor | np.ndarray,
-    labels: torch.Tensor | np.ndarray,
+    embeddings: Values, labels: Values, *, gallery: Values, gallery_labels: Values
 ) -> dict[str, Estimate]:
     """The metrics of `evaluate_embeddings`, each with its 95% interval, on one held-out split.
 
-    Taught in 05_embedding_space: the closing table, on the test digits, reported once. k-NN uses
-    the training embeddings as gallery; recall, AUC and silhouette stay within the held-out set.
+    Taught in 05_embedding_space: the closing table, on the test digits, reported once. k-NN
+    searches the `gallery` (the training embeddings); recall, AUC and silhouette stay within the
+    held-out set.
     """
-    gallery, gallery_y = _flat(train_embeddings), _labels(train_labels)
+    gallery, gallery_y = _flat(gallery), _labels(gallery_labels)
     z, y = _flat(embeddings), _labels(labels)
     recall = _recall_hits(z, y, k=5)  # (N, 5)
     positive, negative = pair_similarities(z, y)

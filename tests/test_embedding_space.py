@@ -68,7 +68,7 @@ def test_silhouette_interval_is_centred_on_sklearns_silhouette():
 def test_final_scores_agree_with_the_metrics_of_validation():
     train, train_labels = blobs(seed=0)
     test, test_labels = blobs(per_class=20, seed=1)
-    scores = evaluation.final_scores(train, train_labels, test, test_labels)
+    scores = evaluation.final_scores(test, test_labels, gallery=train, gallery_labels=train_labels)
     assert list(scores) == ["1-NN", "5-NN", "recall@1", "recall@5", "same_digit_auc", "silhouette"]
     for k in (1, 5):
         expected = evaluation.knn_accuracy(train, train_labels, test, test_labels, k=k)
