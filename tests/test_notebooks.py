@@ -34,6 +34,7 @@ FOLLOW_THE_CONVENTIONS: set[str] = {
     "02_pairs.ipynb",
     "03_network_and_loss.ipynb",
     "04_training.ipynb",
+    "05_embedding_space.ipynb",
 }
 
 
