@@ -35,6 +35,7 @@ FOLLOW_THE_CONVENTIONS: set[str] = {
     "03_network_and_loss.ipynb",
     "04_training.ipynb",
     "05_embedding_space.ipynb",
+    "06_any_to_any_search.ipynb",
 }
 
 
