@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import data, drawing, encoders, model, playground, vectordb
+from helpers import data, drawing, encoders, live_search, model, playground, vectordb
 
 VERTICAL = [[(140.0, 30.0), (140.0, 250.0)]]
 SEVEN = [[(60.0, 50.0), (220.0, 50.0), (190.0, 110.0), (130.0, 240.0)]]
@@ -31,7 +31,7 @@ class PixelEncoder(nn.Module):
         return self.scale * (images.flatten(1) + 1)  # (N, 784)
 
 
-def make_space(folder, image_encoder: nn.Module, *, images: int = 300) -> playground.SearchSpace:
+def make_space(folder, image_encoder: nn.Module, *, images: int = 300) -> live_search.SearchSpace:
     """A small table like notebook 06's: validation digits, texts and tones, all embedded."""
     torch.manual_seed(0)
     dim = image_encoder.embedding_dim
@@ -53,7 +53,7 @@ def make_space(folder, image_encoder: nn.Module, *, images: int = 300) -> playgr
         ),
     }
     table = vectordb.create_table(folder, items)
-    return playground.SearchSpace(table, image_encoder, text_encoder, audio_encoder)
+    return live_search.SearchSpace(table, image_encoder, text_encoder, audio_encoder)
 
 
 def playground_embed(encoder: nn.Module, pictures: torch.Tensor) -> torch.Tensor:
@@ -63,13 +63,13 @@ def playground_embed(encoder: nn.Module, pictures: torch.Tensor) -> torch.Tensor
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory) -> playground.SearchSpace:
+def space(tmp_path_factory) -> live_search.SearchSpace:
     torch.manual_seed(0)
     return make_space(tmp_path_factory.mktemp("db"), model.EmbeddingNet(embedding_dim=64))
 
 
 @pytest.fixture(scope="module")
-def pixel_space(tmp_path_factory) -> playground.SearchSpace:
+def pixel_space(tmp_path_factory) -> live_search.SearchSpace:
     return make_space(tmp_path_factory.mktemp("pixels"), PixelEncoder(), images=1000)
 
 
@@ -84,7 +84,7 @@ def decode(url: str, prefix: str) -> bytes:
 
 
 def test_a_drawing_is_searched_as_its_mnist_digit_in_every_modality(space):
-    reply = playground.answer(space, drawing_query(SEVEN, seq=7), k=4)
+    reply = live_search.answer(space, drawing_query(SEVEN, seq=7), k=4)
     assert reply["status"] == "ok" and reply["seq"] == 7 and reply["kind"] == "drawing"
     assert json.loads(json.dumps(reply)) == reply  # plain JSON: it travels to the browser as is
     digit = drawing.drawing_to_digit(SEVEN)
@@ -95,7 +95,7 @@ def test_a_drawing_is_searched_as_its_mnist_digit_in_every_modality(space):
         audio_encoder=space.audio_encoder,
     )[1]
     assert torch.allclose(torch.tensor(reply["vector"]), expected)
-    for modality in playground.MODALITIES:
+    for modality in live_search.MODALITIES:
         found = vectordb.search_table(space.table, expected, k=4, modality=modality)
         rows = reply["results"][modality]
         assert [row["id"] for row in rows] == found["id"].tolist()
@@ -107,7 +107,7 @@ def test_a_drawing_is_searched_as_its_mnist_digit_in_every_modality(space):
 def test_the_query_and_the_results_are_shown_as_what_they_are(space):
     from PIL import Image
 
-    reply = playground.answer(space, drawing_query(SEVEN), k=2)
+    reply = live_search.answer(space, drawing_query(SEVEN), k=2)
     shown = Image.open(io.BytesIO(decode(reply["query"]["picture"], "data:image/png;base64,")))
     assert np.array_equal(np.asarray(shown), drawing.drawing_to_digit(SEVEN).numpy())
     stored = {int(row["id"]): row for _, row in space.table.to_pandas().iterrows()}
@@ -124,13 +124,13 @@ def test_the_query_and_the_results_are_shown_as_what_they_are(space):
 
 
 def test_text_and_key_queries(space):
-    reply = playground.answer(space, {"kind": "text", "text": " sieben"}, k=3, targets=["audio"])
+    reply = live_search.answer(space, {"kind": "text", "text": " sieben"}, k=3, targets=["audio"])
     assert reply["status"] == "ok" and list(reply["results"]) == ["audio"]
     assert len(reply["results"]["audio"]) == 3 and reply["query"]["text"] == " sieben"
     generator = torch.Generator().manual_seed(5)
-    tone = playground.answer(space, {"kind": "key", "key": "3"}, generator=generator)
+    tone = live_search.answer(space, {"kind": "key", "key": "3"}, generator=generator)
     assert tone["query"]["modality"] == "audio" and tone["query"]["key"] == "3"
-    again = playground.answer(space, {"kind": "key", "key": "3"}, generator=generator)
+    again = live_search.answer(space, {"kind": "key", "key": "3"}, generator=generator)
     assert again["query"]["audio"] != tone["query"]["audio"]  # every press: a new tone
 
 
@@ -145,7 +145,7 @@ def test_text_and_key_queries(space):
     ],
 )
 def test_a_query_that_cannot_be_searched_gets_a_message_and_no_search(space, query, message):
-    reply = playground.answer(space, query)
+    reply = live_search.answer(space, query)
     assert reply["status"] == "message" and message in reply["message"]
     assert reply["results"] == {} and "vector" not in reply
 
@@ -153,19 +153,19 @@ def test_a_query_that_cannot_be_searched_gets_a_message_and_no_search(space, que
 @pytest.mark.parametrize(("k", "targets"), [(0, ["image"]), (11, ["image"]), (3, []), (3, ["x"])])
 def test_options_are_checked(space, k, targets):
     with pytest.raises(ValueError, match="k must be|targets must"):
-        playground.answer(space, {"kind": "text", "text": "7"}, k=k, targets=targets)
+        live_search.answer(space, {"kind": "text", "text": "7"}, k=k, targets=targets)
 
 
 def test_on_raw_pixels_a_drawn_vertical_stroke_finds_ones(pixel_space):
     # No trained network: cosine on raw pixels, so this checks the preprocessing against MNIST.
-    reply = playground.answer(pixel_space, drawing_query(VERTICAL), k=10, targets=["image"])
+    reply = live_search.answer(pixel_space, drawing_query(VERTICAL), k=10, targets=["image"])
     labels = [row["label"] for row in reply["results"]["image"]]
     assert labels.count(1) >= 8, labels
 
 
 def test_tone_wav_is_a_valid_16_bit_wav_at_full_scale():
     waveform = 0.1 * torch.sin(torch.arange(800) / 5.0)
-    with wave.open(io.BytesIO(decode(playground.tone_wav(waveform, sample_rate=8000), "data:audio/wav;base64,"))) as file:  # fmt: skip
+    with wave.open(io.BytesIO(decode(live_search.tone_wav(waveform, sample_rate=8000), "data:audio/wav;base64,"))) as file:  # fmt: skip
         assert (file.getnchannels(), file.getsampwidth(), file.getframerate()) == (1, 2, 8000)
         pcm = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
     assert len(pcm) == 800 and np.abs(pcm).max() == 32000
@@ -175,7 +175,7 @@ def test_tone_wav_is_a_valid_16_bit_wav_at_full_scale():
 def test_the_3d_view_places_each_row_where_its_own_vector_lands(space):
     view = playground.space_view(space)
     assert view.points.shape == (space.table.count_rows(), 3)
-    ids, vectors, _, _ = playground._rows(space)
+    ids, vectors, _, _ = live_search.table_rows(space)
     for index in (0, 150, len(ids) - 1):
         assert np.allclose(view.place(vectors[index]), view.points[index], atol=1e-5)
     assert view.rows_of([ids[5], ids[2]]).tolist() == [5, 2]
@@ -204,3 +204,20 @@ def test_the_widget_refuses_bad_options_and_ships_its_front_end(space):
     widget = playground.Playground(space)
     assert "export default { render }" in widget._esm and "pointerdown" in widget._esm
     assert ".pg-canvas" in widget._css
+
+
+def test_the_static_answer_draws_the_query_and_every_result_and_frames_wrong_digits(space):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    reply = live_search.answer(space, drawing_query(SEVEN), k=3)
+    figure = playground.static_answer(reply, expected=7)
+    shown = [axis for axis in figure.axes if axis.axison]
+    assert len(figure.axes) == 3 * 4 and len(shown) == 1 + 3 * 3
+    wrong = sum(row["label"] != 7 for rows in reply["results"].values() for row in rows)
+    framed = [
+        a for a in shown if a.spines["top"].get_edgecolor() == matplotlib.colors.to_rgba("red")
+    ]
+    assert len(framed) == wrong
+    with pytest.raises(ValueError, match="nothing to draw"):
+        playground.static_answer(live_search.answer(space, drawing_query([])))
