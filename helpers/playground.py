@@ -304,3 +304,26 @@ def static_answer(reply: Mapping[str, Any], *, expected: int | None = None):
         axes[line, 1].set_ylabel(modality, fontsize=9)
     figure.tight_layout()
     return figure
+
+
+def static_view(view: SpaceView, reply: Mapping[str, Any], *, size: tuple[float, float] = (6, 5)):
+    """The 3-D view as a still: every row faint in its digit's colour, the query and its
+    neighbours in black. Taught in 08_playground. Returns the matplotlib figure."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if reply.get("status") != "ok":
+        raise ValueError(f"There is nothing to draw: the answer says {reply.get('message')!r}.")
+    palette = matplotlib.colormaps["tab10"].colors
+    figure = plt.figure(figsize=size)
+    axis = figure.add_subplot(projection="3d")
+    colours = [palette[label % 10] for label in view.labels]
+    axis.scatter(*view.points.T, s=2, c=colours, alpha=0.25, depthshade=False)
+    found = [row["id"] for rows in reply["results"].values() for row in rows]
+    near = view.points[view.rows_of(found)]  # (found, 3)
+    axis.scatter(*near.T, s=45, facecolors="none", edgecolors="black", label="neighbours")
+    axis.scatter(*view.place(reply["vector"]), s=140, c="black", marker="X", label="query")
+    axis.set(xlabel="PC 1", ylabel="PC 2", zlabel="PC 3")
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    return figure

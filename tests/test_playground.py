@@ -221,3 +221,14 @@ def test_the_static_answer_draws_the_query_and_every_result_and_frames_wrong_dig
     assert len(framed) == wrong
     with pytest.raises(ValueError, match="nothing to draw"):
         playground.static_answer(live_search.answer(space, drawing_query([])))
+
+
+def test_the_static_view_marks_the_query_and_its_neighbours(space):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    view = playground.space_view(space)
+    reply = live_search.answer(space, {"kind": "text", "text": "four"}, k=2)
+    figure = playground.static_view(view, reply)
+    collections = figure.axes[0].collections
+    assert [len(c.get_offsets()) for c in collections] == [len(view.ids), 6, 1]
