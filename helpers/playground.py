@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import ipywidgets
@@ -29,6 +29,10 @@ import torch
 import traitlets
 
 from helpers.live_search import MAX_K, MODALITIES, SearchSpace, answer, check_options, table_rows
+
+if TYPE_CHECKING:
+    import matplotlib.figure
+    import plotly.graph_objects as go
 
 KEYPAD = "123456789 0 "  # a phone's keypad, row by row; blanks are the keys without a digit
 SYMBOLS = {"image": "circle", "text": "square", "audio": "diamond"}  # one marker per modality
@@ -74,7 +78,7 @@ def space_view(space: SearchSpace) -> SpaceView:
     return SpaceView(ids, fitted.points, labels, modalities, fitted)
 
 
-def view_figure(view: SpaceView, *, widget: bool = True):
+def view_figure(view: SpaceView, *, widget: bool = True) -> go.FigureWidget | go.Figure:
     """The 3-D view: one trace per modality (marker shape), coloured by digit (tab10).
 
     Two more traces, empty until `highlight` fills them, mark the neighbours and the query.
@@ -125,7 +129,9 @@ def view_figure(view: SpaceView, *, widget: bool = True):
     return (go.FigureWidget if widget else go.Figure)(data=traces, layout=layout)
 
 
-def highlight(figure, view: SpaceView, reply: Mapping[str, Any]) -> None:
+def highlight(
+    figure: go.FigureWidget | go.Figure, view: SpaceView, reply: Mapping[str, Any]
+) -> None:
     """Mark the query and its neighbours of a `answer` reply in a `view_figure` (last two traces)."""
     neighbours, query = figure.data[-2], figure.data[-1]
     if reply.get("status") != "ok":
@@ -170,7 +176,7 @@ class Playground(anywidget.AnyWidget):
         space: SearchSpace,
         *,
         view: SpaceView | None = None,
-        figure=None,
+        figure: go.FigureWidget | None = None,
         k: int = 5,
         targets: Sequence[str] = MODALITIES,
         seed: int = 0,
@@ -249,7 +255,7 @@ def _decode(url: str) -> bytes:
     return base64.b64decode(url.split(",", 1)[1])
 
 
-def _draw_item(axis, modality: str, row: Mapping[str, Any]) -> None:
+def _draw_item(axis: Any, modality: str, row: Mapping[str, Any]) -> None:
     """One shown item on a matplotlib axis: a picture, a text, or a tone's spectrogram (0-2 kHz)."""
     import io
     import wave
@@ -271,7 +277,9 @@ def _draw_item(axis, modality: str, row: Mapping[str, Any]) -> None:
     axis.set_yticks([])
 
 
-def static_answer(reply: Mapping[str, Any], *, expected: int | None = None):
+def static_answer(
+    reply: Mapping[str, Any], *, expected: int | None = None
+) -> matplotlib.figure.Figure:
     """A matplotlib figure of an answer: the query, then one row per modality of its top results.
 
     Taught in 08_playground. Tones are drawn as spectrograms (0-2 kHz). With `expected`, results
@@ -306,7 +314,9 @@ def static_answer(reply: Mapping[str, Any], *, expected: int | None = None):
     return figure
 
 
-def static_view(view: SpaceView, reply: Mapping[str, Any], *, size: tuple[float, float] = (6, 5)):
+def static_view(
+    view: SpaceView, reply: Mapping[str, Any], *, size: tuple[float, float] = (6, 5)
+) -> matplotlib.figure.Figure:
     """The 3-D view as a still: every row faint in its digit's colour, the query and its
     neighbours in black. Taught in 08_playground. Returns the matplotlib figure."""
     import matplotlib

@@ -232,3 +232,18 @@ def test_the_static_view_marks_the_query_and_its_neighbours(space):
     figure = playground.static_view(view, reply)
     collections = figure.axes[0].collections
     assert [len(c.get_offsets()) for c in collections] == [len(view.ids), 6, 1]
+
+
+def test_the_front_end_files_ship_with_the_package():
+    # Colab installs helpers with pip, not from a checkout: the widget's JS and CSS must be
+    # package data, or the widget renders nothing there.
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(playground.__file__).resolve().parent
+    config = tomllib.loads((root.parent / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["helpers"]
+    for name in ("playground.js", "playground.css"):
+        assert (root / name).is_file()
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), (name, patterns)
