@@ -30,8 +30,9 @@ MAX_K = 10
 
 
 # --- The one place that calls the series' encoders and database --------------------------------
-# Everything below this banner and above the next one uses helpers.vectordb and helpers.encoders;
-# the rest of the module sees only SearchSpace, _embed, _search, _rows and _key_tone.
+# Everything below this banner and above the next one uses helpers.vectordb and
+# helpers.modalities.audio; the rest of the module sees only SearchSpace, _embed, _search,
+# _as_stored, table_rows, _key_tone and _sample_rate.
 
 
 @dataclass(frozen=True)
@@ -45,29 +46,32 @@ class SearchSpace:
 
 
 def _sample_rate() -> int:
-    from helpers import encoders
+    from helpers.modalities import audio
 
-    return encoders.AUDIO_SAMPLE_RATE
+    return audio.SAMPLE_RATE
 
 
-def _embed(space: SearchSpace, item: torch.Tensor | str) -> torch.Tensor:
-    """The embedding (dim,) of a digit (28, 28) uint8, a text, or a waveform (samples,)."""
+def _embed(space: SearchSpace, item: torch.Tensor | str) -> tuple[str, torch.Tensor]:
+    """The modality and embedding (dim,) of a digit (28, 28) uint8, a text or a waveform."""
     from helpers import vectordb
 
-    _, vector = vectordb.embed_query(
+    return vectordb.embed_query(
         item,
         image_encoder=space.image_encoder,
         text_encoder=space.text_encoder,
         audio_encoder=space.audio_encoder,
-    )
-    return vector  # (dim,)
+    )  # (modality, (dim,))
 
 
-def _search(space: SearchSpace, vector: torch.Tensor, *, k: int, modality: str) -> list[dict]:
+def _search(
+    space: SearchSpace, vector: torch.Tensor, *, k: int, target: str, query_modality: str
+) -> list[dict]:
     """The k nearest rows of one modality: id, label, cosine similarity and the item itself."""
     from helpers import vectordb
 
-    found = vectordb.search_table(space.table, vector, k=k, modality=modality)
+    found = vectordb.search_table(
+        space.table, vector, k=k, target=target, query_modality=query_modality
+    )
     return [
         {
             "id": int(row["id"]),
@@ -75,12 +79,22 @@ def _search(space: SearchSpace, vector: torch.Tensor, *, k: int, modality: str) 
             "similarity": float(row["similarity"]),
             "item": vectordb.payload(row),
         }
-        for _, row in found.iterrows()
+        for row in found.to_dict("records")
     ]
 
 
+def _as_stored(space: SearchSpace, vector: torch.Tensor, modality: str) -> torch.Tensor:
+    """The query (dim,) as the table stores its rows: centred too when the table is centred."""
+    from helpers import binding, vectordb
+
+    centroids = vectordb.table_centroids(space.table)
+    if centroids is None:
+        return vector  # (dim,)
+    return binding.centre({modality: vector[None]}, centroids)[modality][0]  # (dim,)
+
+
 def table_rows(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Every row's id (N,), vector (N, dim), label (N,) and modality, for the 3-D view."""
+    """Every row's id (N,), stored vector (N, dim), label (N,) and modality, for the 3-D view."""
     columns = space.table.to_arrow().select(["id", "vector", "label", "modality"]).to_pydict()
     vectors = np.asarray(columns["vector"], dtype=np.float32)  # (N, dim)
     return np.asarray(columns["id"]), vectors, np.asarray(columns["label"]), columns["modality"]
@@ -88,9 +102,9 @@ def table_rows(space: SearchSpace) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 
 def _key_tone(digit: int, generator: torch.Generator) -> torch.Tensor:
     """A new keypad tone (samples,) of one digit, varied like the tones the encoder learnt from."""
-    from helpers import encoders
+    from helpers.modalities import audio
 
-    return encoders.random_dtmf_waveforms(torch.tensor([digit]), generator)[0]
+    return audio.random_dtmf_waveforms(torch.tensor([digit]), generator)[0]
 
 
 # --- Queries and answers ------------------------------------------------------------------------
@@ -174,7 +188,8 @@ def answer(
     Taught in 08_playground. The answer is plain JSON: `status` ("ok", or "message" when the query
     cannot be searched, e.g. an empty canvas, with `message` saying why), `query` (how it is
     shown), `results` (per modality, the top k: id, label, similarity and the item as a picture,
-    a text or a WAV), `vector` (the query's embedding) and `timing_ms` per step.
+    a text or a WAV), `vector` (the query's embedding as the table stores its rows, so the 3-D
+    view can place it) and `timing_ms` per step.
     """
     check_options(k, targets)
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -186,16 +201,19 @@ def answer(
     except ValueError as error:
         return {**base, "status": "message", "message": str(error), "results": {}}
     timing["preprocess"] = time.perf_counter()
-    vector = _embed(space, item)  # (dim,)
+    modality, vector = _embed(space, item)  # (dim,)
     timing["embed"] = time.perf_counter()
-    found = {modality: _search(space, vector, k=k, modality=modality) for modality in targets}
+    found = {
+        target: _search(space, vector, k=k, target=target, query_modality=modality)
+        for target in targets
+    }
     timing["search"] = time.perf_counter()
     results = {
-        modality: [
-            {key: row[key] for key in ("id", "label", "similarity")} | _shown(modality, row["item"])
+        target: [
+            {key: row[key] for key in ("id", "label", "similarity")} | _shown(target, row["item"])
             for row in rows
         ]
-        for modality, rows in found.items()
+        for target, rows in found.items()
     }
     timing["render"] = time.perf_counter()
     steps, previous = {}, started
@@ -209,6 +227,6 @@ def answer(
         "message": "",
         "query": shown_query,
         "results": results,
-        "vector": vector.tolist(),
+        "vector": _as_stored(space, vector, modality).tolist(),
         "timing_ms": steps,
     }

@@ -32,10 +32,13 @@ from helpers.live_search import MAX_K, MODALITIES, SearchSpace, answer, check_op
 
 if TYPE_CHECKING:
     import matplotlib.figure
+    import pandas as pd
     import plotly.graph_objects as go
 
 KEYPAD = "123456789 0 "  # a phone's keypad, row by row; blanks are the keys without a digit
-SYMBOLS = {"image": "circle", "text": "square", "audio": "diamond"}  # one marker per modality
+# One marker per modality in plotly's 3-D view: the series' shapes (plots.style.MODALITY_MARKERS),
+# with a diamond for audio's triangle, which plotly's 3-D markers lack.
+SYMBOLS = {"image": "circle", "text": "square", "audio": "diamond"}
 FALLBACK_TEXT = (
     "Live playground: a canvas, a text box and a keypad that search the shared space. It needs a "
     "running Python kernel (JupyterLab, Notebook or Colab); the static example above shows what it "
@@ -78,46 +81,60 @@ def space_view(space: SearchSpace) -> SpaceView:
     return SpaceView(ids, fitted.points, labels, modalities, fitted)
 
 
+def _medians(view: SpaceView) -> dict[int, np.ndarray]:
+    """Each digit's median position (3,) over all modalities: where its label is written."""
+    return {
+        int(d): np.median(view.points[view.labels == d], axis=0) for d in np.unique(view.labels)
+    }
+
+
 def view_figure(view: SpaceView, *, widget: bool = True) -> go.FigureWidget | go.Figure:
-    """The 3-D view: one trace per modality (marker shape), coloured by digit (tab10).
+    """The 3-D view in the series' visual language: digit colours (tab10), modality shapes.
 
-    Two more traces, empty until `highlight` fills them, mark the neighbours and the query.
-    Returns a plotly `FigureWidget` (live in the playground) or, with `widget=False`, a `Figure`.
+    Taught in 08_playground. One trace per modality (circle image, square text, diamond audio:
+    plotly's 3-D markers have no triangle), each point in its digit's colour; the legend shows the
+    shapes in grey, and every digit's label sits at its median point. Two more traces, empty until
+    `highlight` fills them, mark the neighbours and the query in black. Returns a plotly
+    `FigureWidget` (live in the playground) or, with `widget=False`, a `Figure`.
     """
-    import matplotlib
     import plotly.graph_objects as go
-    from matplotlib.colors import to_hex
 
-    palette = [to_hex(colour) for colour in matplotlib.colormaps["tab10"].colors]
+    from helpers.plots.style import MODALITY_TONES, NEUTRAL, digit_colour
+
     modalities = np.asarray(view.modalities)
     traces = []
-    for modality in MODALITIES:
+    for modality in (m for m in MODALITIES if (modalities == m).any()):
         mask = modalities == modality
-        if not mask.any():
-            continue
-        labels = view.labels[mask]
+        shape = {"symbol": SYMBOLS[modality]}
         traces.append(
             go.Scatter3d(
-                x=view.points[mask, 0],
-                y=view.points[mask, 1],
-                z=view.points[mask, 2],
-                mode="markers",
-                name=modality,
-                text=[f"{modality} {label}" for label in labels],
-                hoverinfo="text",
-                marker={
-                    "size": 2.5,
-                    "color": [palette[label % 10] for label in labels],
-                    "symbol": SYMBOLS[modality],
-                    "opacity": 0.5,
-                },
+                x=view.points[mask, 0], y=view.points[mask, 1], z=view.points[mask, 2],
+                mode="markers", name=modality, legendgroup=modality, showlegend=False,
+                text=[f"{modality} {label}" for label in view.labels[mask]], hoverinfo="text",
+                marker={**shape, "size": 2.5, "opacity": 0.5,
+                        "color": [digit_colour(label) for label in view.labels[mask]]},
             )
+        )  # fmt: skip
+        traces.append(  # the legend entry: the modality's shape in grey, no digit colour
+            go.Scatter3d(
+                x=[None], y=[None], z=[None], mode="markers", name=modality, legendgroup=modality,
+                marker={**shape, "size": 6, "color": MODALITY_TONES[modality]},
+            )
+        )  # fmt: skip
+    centres = _medians(view)
+    traces.append(
+        go.Scatter3d(
+            x=[c[0] for c in centres.values()], y=[c[1] for c in centres.values()],
+            z=[c[2] for c in centres.values()], mode="text", name="digits", hoverinfo="skip",
+            text=[str(d) for d in centres], showlegend=False,
+            textfont={"size": 16, "color": [digit_colour(d) for d in centres]},
         )
+    )  # fmt: skip
     for name, size, symbol in (("neighbours", 7, "circle-open"), ("query", 9, "x")):
         traces.append(
             go.Scatter3d(
                 x=[], y=[], z=[], mode="markers", name=name, hoverinfo="text",
-                marker={"size": size, "color": "black", "symbol": symbol},
+                marker={"size": size, "color": NEUTRAL, "symbol": symbol},
             )
         )  # fmt: skip
     layout = {
@@ -246,94 +263,99 @@ def playground(
     return PlaygroundPanel([widget, figure])
 
 
-# --- The same answer as a still picture, for readers without a live kernel ----------------------
+# --- The same answer as still pictures, for readers without a live kernel ----------------------
 
 
-def _decode(url: str) -> bytes:
+def _data(url: str) -> bytes:
+    """The bytes of a base64 data URL (a PNG or a WAV from `live_search`)."""
     import base64
 
     return base64.b64decode(url.split(",", 1)[1])
 
 
-def _draw_item(axis: Any, modality: str, row: Mapping[str, Any]) -> None:
-    """One shown item on a matplotlib axis: a picture, a text, or a tone's spectrogram (0-2 kHz)."""
+def query_item(reply: Mapping[str, Any]) -> np.ndarray | str:
+    """The query of an answer as its modality's item: a digit (28, 28) uint8, a text, or a tone.
+
+    Taught in 08_playground. The tone comes back from its WAV as float32 samples (samples,) in
+    [-1, 1], scaled as it was written (loudest sample near full scale).
+    """
     import io
     import wave
 
     from PIL import Image
 
-    if modality == "image":
-        axis.imshow(np.asarray(Image.open(io.BytesIO(_decode(row["picture"])))), cmap="gray")
-    elif modality == "text":
-        axis.text(0.5, 0.5, repr(row["text"]), ha="center", va="center", fontsize=10)
-        axis.set_facecolor("#f4f4f4")
-    else:
-        with wave.open(io.BytesIO(_decode(row["audio"]))) as file:
-            rate = file.getframerate()
-            samples = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
-        axis.specgram(samples / 32768, Fs=rate, NFFT=256, noverlap=192, cmap="magma")
-        axis.set_ylim(0, 2000)
-    axis.set_xticks([])
-    axis.set_yticks([])
+    if reply.get("status") != "ok":
+        raise ValueError(f"The answer has no query to show: it says {reply.get('message')!r}.")
+    shown = reply["query"]
+    if shown["modality"] == "image":
+        return np.asarray(Image.open(io.BytesIO(_data(shown["picture"]))), dtype=np.uint8)
+    if shown["modality"] == "text":
+        return shown["text"]
+    with wave.open(io.BytesIO(_data(shown["audio"]))) as file:
+        pcm = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")  # (samples,)
+    return (pcm / 32768).astype(np.float32)
+
+
+def found_rows(space: SearchSpace, reply: Mapping[str, Any], modality: str) -> pd.DataFrame:
+    """One modality's results of an answer as table rows, in rank order, with their cosines.
+
+    Taught in 08_playground. The rows are read back from the table by id, so they carry the
+    stored items, and `plots.show_results` can draw them as it draws notebook 06's searches.
+    """
+    rows = reply["results"][modality]
+    ids = [row["id"] for row in rows]
+    stored = space.table.to_pandas().drop(columns=["vector"]).set_index("id")
+    found = stored.loc[ids].reset_index()
+    found["similarity"] = [row["similarity"] for row in rows]
+    return found
 
 
 def static_answer(
-    reply: Mapping[str, Any], *, expected: int | None = None
-) -> matplotlib.figure.Figure:
-    """A matplotlib figure of an answer: the query, then one row per modality of its top results.
+    space: SearchSpace, reply: Mapping[str, Any], *, expected: int | None = None
+) -> list[matplotlib.figure.Figure]:
+    """An answer as still pictures: per searched modality, the query and its top results.
 
-    Taught in 08_playground. Tones are drawn as spectrograms (0-2 kHz). With `expected`, results
-    of another digit get a red frame. Returns the figure (GitHub's viewer shows it as a PNG).
+    Taught in 08_playground. Each figure is `plots.show_results` (notebook 06's picture of a
+    search: tones as spectrograms, a result framed green when it shows `expected`, red when not).
+    Returns the figures, one per modality; GitHub's viewer shows them as PNGs.
     """
-    import matplotlib.pyplot as plt
+    from helpers import plots
 
-    if reply.get("status") != "ok":
-        raise ValueError(f"There is nothing to draw: the answer says {reply.get('message')!r}.")
-    results = reply["results"]
-    columns = 1 + max(len(rows) for rows in results.values())
-    figure, axes = plt.subplots(
-        len(results), columns, figsize=(1.45 * columns, 1.6 * len(results)), squeeze=False
-    )
-    for axis in axes.flat:
-        axis.axis("off")
-    query = reply["query"]
-    axes[0, 0].axis("on")
-    _draw_item(axes[0, 0], query["modality"], query)
-    axes[0, 0].set_title(f"query: {query['modality']}", fontsize=9)
-    for line, (modality, rows) in enumerate(results.items()):
-        for rank, row in enumerate(rows, start=1):
-            axis = axes[line, rank]
-            axis.axis("on")
-            _draw_item(axis, modality, row)
-            axis.set_title(f"{rank}. {row['label']} · {row['similarity']:.2f}", fontsize=9)
-            if expected is not None and row["label"] != expected:
-                for spine in axis.spines.values():
-                    spine.set(color="red", linewidth=2)
-        axes[line, 1].set_ylabel(modality, fontsize=9)
-    figure.tight_layout()
-    return figure
+    item = query_item(reply)
+    return [
+        plots.show_results(item, found_rows(space, reply, modality), query_label=expected)
+        for modality in reply["results"]
+    ]
 
 
 def static_view(
-    view: SpaceView, reply: Mapping[str, Any], *, size: tuple[float, float] = (6, 5)
+    view: SpaceView, reply: Mapping[str, Any], *, size: tuple[float, float] = (6.5, 5.5)
 ) -> matplotlib.figure.Figure:
-    """The 3-D view as a still: every row faint in its digit's colour, the query and its
-    neighbours in black. Taught in 08_playground. Returns the matplotlib figure."""
-    import matplotlib
+    """The 3-D view as a still: every row faint in its digit's colour and its modality's shape,
+    labels at digit centres, the query and its neighbours in black. Taught in 08_playground."""
     import matplotlib.pyplot as plt
+
+    from helpers.plots.style import MODALITY_MARKERS, MODALITY_TONES, NEUTRAL, digit_colour
+    from helpers.plots.style import digit_colours as colours_of
 
     if reply.get("status") != "ok":
         raise ValueError(f"There is nothing to draw: the answer says {reply.get('message')!r}.")
-    palette = matplotlib.colormaps["tab10"].colors
     figure = plt.figure(figsize=size)
     axis = figure.add_subplot(projection="3d")
-    colours = [palette[label % 10] for label in view.labels]
-    axis.scatter(*view.points.T, s=2, c=colours, alpha=0.25, depthshade=False)
+    modalities = np.asarray(view.modalities)
+    for modality in (m for m in MODALITIES if (modalities == m).any()):
+        mask = modalities == modality
+        marker = MODALITY_MARKERS[modality]
+        axis.scatter(*view.points[mask].T, s=3, c=colours_of(view.labels[mask]), marker=marker,
+                     alpha=0.25, depthshade=False)  # fmt: skip
+        axis.scatter([], [], [], marker=marker, c=MODALITY_TONES[modality], label=modality)
+    for digit, centre in _medians(view).items():
+        axis.text(*centre, str(digit), color=digit_colour(digit), fontsize=12, fontweight="bold")
     found = [row["id"] for rows in reply["results"].values() for row in rows]
     near = view.points[view.rows_of(found)]  # (found, 3)
-    axis.scatter(*near.T, s=45, facecolors="none", edgecolors="black", label="neighbours")
-    axis.scatter(*view.place(reply["vector"]), s=140, c="black", marker="X", label="query")
+    axis.scatter(*near.T, s=45, facecolors="none", edgecolors=NEUTRAL, label="neighbours")
+    axis.scatter(*view.place(reply["vector"]), s=140, c=NEUTRAL, marker="X", label="query")
     axis.set(xlabel="PC 1", ylabel="PC 2", zlabel="PC 3")
-    axis.legend(loc="upper left")
+    axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     return figure

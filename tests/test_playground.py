@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import data, drawing, encoders, live_search, model, playground, vectordb
+from helpers import binding, data, drawing, evaluation, live_search, model, playground, vectordb
+from helpers.modalities import audio, text
 
 VERTICAL = [[(140.0, 30.0), (140.0, 250.0)]]
 SEVEN = [[(60.0, 50.0), (220.0, 50.0), (190.0, 110.0), (130.0, 240.0)]]
@@ -31,35 +32,31 @@ class PixelEncoder(nn.Module):
         return self.scale * (images.flatten(1) + 1)  # (N, 784)
 
 
-def make_space(folder, image_encoder: nn.Module, *, images: int = 300) -> live_search.SearchSpace:
+def make_space(
+    folder, image_encoder: nn.Module, *, images: int = 300, centred: bool = False
+) -> live_search.SearchSpace:
     """A small table like notebook 06's: validation digits, texts and tones, all embedded."""
     torch.manual_seed(0)
     dim = image_encoder.embedding_dim
-    text_encoder = encoders.CharTextEncoder(embedding_dim=dim)
-    audio_encoder = encoders.SpectrogramAudioEncoder(embedding_dim=dim)
+    text_encoder = model.CharTextEncoder(embedding_dim=dim)
+    audio_encoder = model.SpectrogramAudioEncoder(embedding_dim=dim)
     digits = data.load_digits("sample")
     pictures, labels = digits.val_images[:images], digits.val_labels[:images]
-    texts, text_labels = encoders.make_texts(40, seed=1)
-    tones, tone_labels = encoders.make_tones(40, seed=2)
-    items = {
-        "image": vectordb.ModalityItems(
-            playground_embed(image_encoder, pictures), labels, pictures
-        ),
-        "text": vectordb.ModalityItems(
-            encoders.encode(text_encoder, encoders.character_ids(texts)), text_labels, texts
-        ),
-        "audio": vectordb.ModalityItems(
-            encoders.encode(audio_encoder, encoders.spectrogram_batch(tones)), tone_labels, tones
-        ),
+    texts, text_labels = text.make_texts(40, seed=1)
+    tones, tone_labels = audio.make_tones(40, seed=2)
+    embeddings = {
+        "image": evaluation.embed(image_encoder, pictures),  # (images, dim)
+        "text": evaluation.encode(text_encoder, text.tokenise(texts)),  # (40, dim)
+        "audio": evaluation.encode(audio_encoder, audio.spectrogram_batch(tones)),  # (40, dim)
     }
-    table = vectordb.create_table(folder, items)
+    items = {
+        "image": vectordb.ModalityItems(embeddings["image"], labels, pictures),
+        "text": vectordb.ModalityItems(embeddings["text"], text_labels, texts),
+        "audio": vectordb.ModalityItems(embeddings["audio"], tone_labels, tones),
+    }
+    centroids = binding.modality_centroids(embeddings) if centred else None
+    table = vectordb.create_table(folder, items, centroids=centroids)
     return live_search.SearchSpace(table, image_encoder, text_encoder, audio_encoder)
-
-
-def playground_embed(encoder: nn.Module, pictures: torch.Tensor) -> torch.Tensor:
-    from helpers import evaluation
-
-    return evaluation.embed(encoder, pictures)  # (N, dim)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +93,7 @@ def test_a_drawing_is_searched_as_its_mnist_digit_in_every_modality(space):
     )[1]
     assert torch.allclose(torch.tensor(reply["vector"]), expected)
     for modality in live_search.MODALITIES:
-        found = vectordb.search_table(space.table, expected, k=4, modality=modality)
+        found = vectordb.search_table(space.table, expected, k=4, target=modality)
         rows = reply["results"][modality]
         assert [row["id"] for row in rows] == found["id"].tolist()
         assert [row["label"] for row in rows] == found["label"].tolist()
@@ -118,7 +115,7 @@ def test_the_query_and_the_results_are_shown_as_what_they_are(space):
         assert row["text"] == stored[row["id"]]["text"]
     for row in reply["results"]["audio"]:
         with wave.open(io.BytesIO(decode(row["audio"], "data:audio/wav;base64,"))) as file:
-            assert file.getframerate() == encoders.AUDIO_SAMPLE_RATE
+            assert file.getframerate() == audio.SAMPLE_RATE
             frames = file.getnframes()
         assert frames == len(vectordb.payload(stored[row["id"]]))
 
@@ -206,21 +203,54 @@ def test_the_widget_refuses_bad_options_and_ships_its_front_end(space):
     assert ".pg-canvas" in widget._css
 
 
-def test_the_static_answer_draws_the_query_and_every_result_and_frames_wrong_digits(space):
+def test_the_query_comes_back_from_an_answer_as_its_item(space):
+    reply = live_search.answer(space, drawing_query(SEVEN), k=1)
+    picture = playground.query_item(reply)
+    assert picture.dtype == np.uint8 and np.array_equal(picture, drawing.drawing_to_digit(SEVEN))
+    assert playground.query_item(live_search.answer(space, {"kind": "text", "text": "acht"})) == (
+        "acht"
+    )
+    generator = torch.Generator().manual_seed(3)
+    tone = live_search.answer(space, {"kind": "key", "key": "5"}, generator=generator)
+    samples = playground.query_item(tone)
+    original = live_search._key_tone(5, torch.Generator().manual_seed(3))
+    assert samples.shape == original.shape
+    assert np.corrcoef(samples, original.numpy())[0, 1] > 0.9999  # 16-bit WAV, rescaled
+    with pytest.raises(ValueError, match="no query to show"):
+        playground.query_item(live_search.answer(space, drawing_query([])))
+
+
+def test_found_rows_are_the_stored_rows_in_rank_order(space):
+    reply = live_search.answer(space, {"kind": "text", "text": "drei"}, k=4)
+    stored = {int(row["id"]): row for row in space.table.to_pandas().to_dict("records")}
+    for modality, rows in reply["results"].items():
+        found = playground.found_rows(space, reply, modality)
+        assert found["id"].tolist() == [row["id"] for row in rows]
+        assert (found["modality"] == modality).all()
+        assert found["similarity"].tolist() == [row["similarity"] for row in rows]
+        for record in found.to_dict("records"):
+            assert record["label"] == stored[record["id"]]["label"]
+            kept, original = vectordb.payload(record), vectordb.payload(stored[record["id"]])
+            assert np.array_equal(kept, original) if modality != "text" else kept == original
+
+
+def test_the_static_answer_draws_each_modality_as_notebook_06_does(space):
     import matplotlib
+
+    from helpers.plots.style import NEGATIVE, POSITIVE
 
     matplotlib.use("Agg")
     reply = live_search.answer(space, drawing_query(SEVEN), k=3)
-    figure = playground.static_answer(reply, expected=7)
-    shown = [axis for axis in figure.axes if axis.axison]
-    assert len(figure.axes) == 3 * 4 and len(shown) == 1 + 3 * 3
-    wrong = sum(row["label"] != 7 for rows in reply["results"].values() for row in rows)
-    framed = [
-        a for a in shown if a.spines["top"].get_edgecolor() == matplotlib.colors.to_rgba("red")
-    ]
-    assert len(framed) == wrong
-    with pytest.raises(ValueError, match="nothing to draw"):
-        playground.static_answer(live_search.answer(space, drawing_query([])))
+    figures = playground.static_answer(space, reply, expected=7)
+    assert len(figures) == 3
+    red, green = matplotlib.colors.to_rgba(NEGATIVE), matplotlib.colors.to_rgba(POSITIVE)
+    for figure, rows in zip(figures, reply["results"].values(), strict=True):
+        assert len(figure.axes) == 1 + 3  # the query, then the results
+        frames = [axis.spines["top"].get_edgecolor() for axis in figure.axes[1:]]
+        assert frames == [green if row["label"] == 7 else red for row in rows]
+        matplotlib.pyplot.close(figure)
+    with pytest.raises(ValueError, match="no query to show"):
+        playground.static_answer(space, live_search.answer(space, drawing_query([])))
 
 
 def test_the_static_view_marks_the_query_and_its_neighbours(space):
@@ -230,8 +260,53 @@ def test_the_static_view_marks_the_query_and_its_neighbours(space):
     view = playground.space_view(space)
     reply = live_search.answer(space, {"kind": "text", "text": "four"}, k=2)
     figure = playground.static_view(view, reply)
-    collections = figure.axes[0].collections
-    assert [len(c.get_offsets()) for c in collections] == [len(view.ids), 6, 1]
+    sizes = [len(c.get_offsets()) for c in figure.axes[0].collections]
+    counts = [view.modalities.count(m) for m in live_search.MODALITIES]
+    assert sizes == [counts[0], 0, counts[1], 0, counts[2], 0, 6, 1]  # each shape, its legend
+    labels = [text.get_text() for text in figure.axes[0].texts]
+    assert sorted(labels) == [str(d) for d in sorted(set(view.labels.tolist()))]
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["image", "text", "audio", "neighbours", "query"]
+    matplotlib.pyplot.close(figure)
+
+
+def test_the_3d_view_shows_modalities_by_grey_shape_and_digits_by_colour(space):
+    from helpers.plots.style import MODALITY_TONES, digit_colour
+
+    figure = playground.view_figure(playground.space_view(space), widget=False)
+    legend = [trace for trace in figure.data if trace.showlegend is not False]
+    assert [trace.name for trace in legend] == ["image", "text", "audio", "neighbours", "query"]
+    for trace in legend[:3]:
+        assert trace.marker.color == MODALITY_TONES[trace.name]  # grey, not a digit's colour
+    points = [
+        trace for trace in figure.data if trace.showlegend is False and trace.mode == "markers"
+    ]
+    for trace in points:
+        digits = [int(text.split()[1]) for text in trace.text]
+        assert list(trace.marker.color) == [digit_colour(d) for d in digits]
+        assert trace.marker.symbol == playground.SYMBOLS[trace.name]
+    (labels,) = [trace for trace in figure.data if trace.mode == "text"]
+    assert list(labels.textfont.color) == [digit_colour(int(d)) for d in labels.text]
+
+
+def test_a_centred_table_is_searched_and_placed_with_the_centred_query(tmp_path):
+    torch.manual_seed(0)
+    centred = make_space(tmp_path, model.EmbeddingNet(embedding_dim=64), images=100, centred=True)
+    reply = live_search.answer(centred, {"kind": "text", "text": "neun"}, k=3)
+    _, raw = vectordb.embed_query(
+        "neun",
+        image_encoder=centred.image_encoder,
+        text_encoder=centred.text_encoder,
+        audio_encoder=centred.audio_encoder,
+    )
+    centroids = vectordb.table_centroids(centred.table)
+    stored = binding.centre({"text": raw[None]}, centroids)["text"][0]  # (64,)
+    assert torch.allclose(torch.tensor(reply["vector"]), stored, atol=1e-6)
+    for modality, rows in reply["results"].items():
+        found = vectordb.search_table(
+            centred.table, raw, k=3, target=modality, query_modality="text"
+        )
+        assert [row["id"] for row in rows] == found["id"].tolist()
 
 
 def test_the_front_end_files_ship_with_the_package():
