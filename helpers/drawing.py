@@ -14,7 +14,7 @@ Taught in 08_playground.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ Point = tuple[float, float]  # (x, y) in canvas pixels, y pointing down as on a 
 
 
 def _check_strokes(strokes: Sequence[Sequence[Point]]) -> list[np.ndarray]:
-    if isinstance(strokes, np.ndarray | torch.Tensor):
+    if isinstance(strokes, np.ndarray | torch.Tensor | str) or not isinstance(strokes, Iterable):
         raise ValueError("Pass strokes as a list of strokes, each a list of (x, y) points.")
     arrays = []
     for number, stroke in enumerate(strokes):
@@ -137,3 +137,44 @@ def drawing_to_digit(
     """
     ink = render_strokes(strokes, canvas_size=canvas_size, pen_width=pen_width)
     return to_mnist(ink)
+
+
+def place_on_canvas(
+    digit: torch.Tensor | np.ndarray,
+    *,
+    size: int,
+    top: int,
+    left: int,
+    canvas_size: tuple[int, int] = (280, 280),
+) -> np.ndarray:
+    """An MNIST digit redrawn as pen ink on a canvas, (height, width) uint8 with ink 255.
+
+    Taught in 08_playground: a stand-in for a reader's drawing whose digit is known. The digit's
+    ink is scaled so that its longer side is `size` pixels (keeping its aspect ratio), made black
+    and white like pen strokes, and centred in the square box of side `size` whose top-left
+    corner is (`top`, `left`). The box must lie on the canvas (`canvas_size` is (width, height)).
+    """
+    from PIL import Image
+
+    pixels = np.asarray(digit)
+    if pixels.shape != (FIELD, FIELD):
+        raise ValueError(f"place_on_canvas takes one digit (28, 28), got {pixels.shape}.")
+    rows, columns = np.nonzero(pixels)
+    if len(rows) == 0:
+        raise ValueError("The digit has no ink to redraw.")
+    canvas_width, canvas_height = canvas_size
+    if size < 1 or top < 0 or left < 0 or top + size > canvas_height or left + size > canvas_width:
+        raise ValueError(
+            f"A box of {size} pixels at row {top}, column {left} does not fit a canvas of "
+            f"{canvas_width} x {canvas_height}."
+        )
+    crop = pixels[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]  # (h, w)
+    scale = size / max(crop.shape)
+    height, width = (max(1, round(side * scale)) for side in crop.shape)
+    scaled = Image.fromarray(crop.astype(np.uint8)).resize(
+        (width, height), Image.Resampling.BILINEAR
+    )
+    top, left = top + (size - height) // 2, left + (size - width) // 2
+    canvas = np.zeros((canvas_height, canvas_width), dtype=np.uint8)
+    canvas[top : top + height, left : left + width] = np.where(np.asarray(scaled) >= 128, 255, 0)
+    return canvas  # (canvas height, canvas width)

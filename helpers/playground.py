@@ -354,7 +354,8 @@ def static_view(
     found = [row["id"] for rows in reply["results"].values() for row in rows]
     near = view.points[view.rows_of(found)]  # (found, 3)
     axis.scatter(*near.T, s=45, facecolors="none", edgecolors=NEUTRAL, label="neighbours")
-    axis.scatter(*view.place(reply["vector"]), s=140, c=NEUTRAL, marker="X", label="query")
+    here = view.place(reply["vector"])  # (3,)
+    axis.scatter(*here, s=160, c=NEUTRAL, marker="X", edgecolors="white", label="query")
     axis.set(xlabel="PC 1", ylabel="PC 2", zlabel="PC 3")
     axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()

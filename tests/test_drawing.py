@@ -106,6 +106,8 @@ def test_strokes_outside_the_canvas_leave_no_ink_and_count_as_empty():
         ([[(1, float("nan"))]], {}, "not a finite number"),
         ([["a", "b"]], {}, "list of \\(x, y\\) points"),
         (np.zeros((3, 2)), {}, "list of strokes"),
+        (None, {}, "list of strokes"),
+        ("7", {}, "list of strokes"),
         (VERTICAL, {"pen_width": 0}, "pen_width must be positive"),
         (VERTICAL, {"canvas_size": (0, 10)}, "canvas_size"),
     ],
@@ -120,3 +122,53 @@ def test_to_mnist_and_centre_of_mass_refuse_what_is_not_one_image():
         drawing.to_mnist(np.ones((2, 28, 28)))
     with pytest.raises(ValueError, match="no ink"):
         drawing.centre_of_mass(np.zeros((28, 28)))
+
+
+def test_place_on_canvas_draws_the_digit_as_pen_ink_filling_its_box():
+    digits = data.load_digits("sample")
+    seven = digits.val_images[digits.val_labels == 7][0]
+    canvas = drawing.place_on_canvas(seven, size=100, top=30, left=150)
+    assert canvas.shape == (280, 280) and canvas.dtype == np.uint8
+    assert set(np.unique(canvas)) == {0, 255}  # black and white, like a pen's line
+    rows, columns = np.nonzero(canvas)
+    height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+    assert max(height, width) in (99, 100)  # the longer side fills the box (less a rim pixel)
+    assert 30 <= rows.min() <= rows.max() < 130 and 150 <= columns.min() <= columns.max() < 250
+    # Centred in its box: the margins on either side of the shorter side differ by a pixel or two.
+    assert abs((columns.min() - 150) - (249 - columns.max())) <= 2
+
+
+def test_where_a_digit_is_placed_does_not_change_what_the_network_gets():
+    digit = data.load_digits("sample").val_images[3]
+    placed = [
+        drawing.place_on_canvas(digit, size=80, top=top, left=left)
+        for top, left in [(0, 0), (150, 90)]
+    ]
+    assert torch.equal(drawing.to_mnist(placed[0]), drawing.to_mnist(placed[1]))
+
+
+def test_a_placed_digit_comes_back_close_to_itself_through_mnists_recipe():
+    images = data.load_digits("sample").val_images[:100]  # (100, 28, 28)
+    correlations = []
+    for image in images:
+        back = drawing.to_mnist(drawing.place_on_canvas(image, size=200, top=40, left=40))
+        correlations.append(np.corrcoef(back.flatten(), image.flatten())[0, 1])
+    assert np.mean(correlations) > 0.9  # 0.955 measured over 200 digits and three placements
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"size": 100, "top": 200, "left": 0}, "does not fit"),
+        ({"size": 0, "top": 0, "left": 0}, "does not fit"),
+        ({"size": 50, "top": -1, "left": 0}, "does not fit"),
+    ],
+)
+def test_place_on_canvas_refuses_a_box_off_the_canvas(options, message):
+    digit = data.load_digits("sample").val_images[0]
+    with pytest.raises(ValueError, match=message):
+        drawing.place_on_canvas(digit, **options)
+    with pytest.raises(ValueError, match="one digit"):
+        drawing.place_on_canvas(np.zeros((20, 20)), size=50, top=0, left=0)
+    with pytest.raises(ValueError, match="no ink"):
+        drawing.place_on_canvas(np.zeros((28, 28)), size=50, top=0, left=0)
