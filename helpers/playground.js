@@ -137,7 +137,14 @@ function makeOptions(model) {
   ]);
 }
 
-function resultItem(modality, row, rank) {
+// Three decimals where a column's cosines are all near 1 (or one would print as 1.00 below it),
+// else two: the series' rule (plots.style.cosine_decimals).
+function decimals(rows) {
+  const near = rows.every((row) => row.similarity >= 0.95);
+  return near || rows.some((row) => row.similarity >= 0.995 && row.similarity < 1) ? 3 : 2;
+}
+
+function resultItem(modality, row, rank, places) {
   const item = element("div", {
     class: "pg-item", "data-modality": modality, "data-label": row.label, "data-rank": rank,
   });
@@ -145,7 +152,7 @@ function resultItem(modality, row, rank) {
   if (modality === "text") item.appendChild(element("code", { text: JSON.stringify(row.text) }));
   if (modality === "audio") item.appendChild(element("audio", { controls: "", src: row.audio, preload: "none" }));
   item.appendChild(element("span", {
-    class: "pg-caption", text: `${rank}. digit ${row.label} · cos ${row.similarity.toFixed(2)}`,
+    class: "pg-caption", text: `${rank}. digit ${row.label} · cos ${row.similarity.toFixed(places)}`,
   }));
   return item;
 }
@@ -178,7 +185,8 @@ function showAnswer(panel, status, preview, reply, playNow) {
     const column = element("div", { class: "pg-column", "data-role": `results-${modality}` }, [
       element("h4", { text: NAMES[modality] }),
     ]);
-    rows.forEach((row, index) => column.appendChild(resultItem(modality, row, index + 1)));
+    const places = decimals(rows);
+    rows.forEach((row, index) => column.appendChild(resultItem(modality, row, index + 1, places)));
     panel.appendChild(column);
   }
 }

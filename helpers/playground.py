@@ -127,7 +127,7 @@ def view_figure(view: SpaceView, *, widget: bool = True) -> go.FigureWidget | go
             x=[c[0] for c in centres.values()], y=[c[1] for c in centres.values()],
             z=[c[2] for c in centres.values()], mode="text", name="digits", hoverinfo="skip",
             text=[str(d) for d in centres], showlegend=False,
-            textfont={"size": 16, "color": [digit_colour(d) for d in centres]},
+            textfont={"size": 18, "weight": "bold", "color": [digit_colour(d) for d in centres]},
         )
     )  # fmt: skip
     for name, size, symbol in (("neighbours", 7, "circle-open"), ("query", 9, "x")):
@@ -139,8 +139,8 @@ def view_figure(view: SpaceView, *, widget: bool = True) -> go.FigureWidget | go
         )  # fmt: skip
     layout = {
         "height": 480,
-        "margin": {"l": 0, "r": 0, "t": 30, "b": 0},
-        "title": "the shared space (PCA, 3 axes): query and neighbours in black",
+        "margin": {"l": 0, "r": 0, "t": 50, "b": 0},
+        "title": {"text": "the shared space (PCA, 3 axes): query and neighbours in black", "x": 0},
         "legend": {"itemsizing": "constant"},
     }
     return (go.FigureWidget if widget else go.Figure)(data=traces, layout=layout)
