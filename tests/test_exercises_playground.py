@@ -6,27 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import drawing, live_search, model, vectordb
+from helpers import drawing, live_search, vectordb
 from helpers.exercises import playground as checks
-from tests.test_playground import PixelEncoder, make_space
+from tests import test_playground
+
+# The small tables of the playground's tests, as fixtures here too: `space` (an untrained network)
+# and `pixel_space` (cosine on raw pixels, so a drawing's neighbours depend on its shape only).
+space, pixel_space = test_playground.space, test_playground.pixel_space
 
 
 def verdict(capsys) -> str:
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1, lines  # one line per check, so nbval compares one line
     return lines[0]
-
-
-@pytest.fixture(scope="module")
-def space(tmp_path_factory) -> live_search.SearchSpace:
-    torch.manual_seed(0)
-    return make_space(tmp_path_factory.mktemp("db"), model.EmbeddingNet(embedding_dim=64))
-
-
-@pytest.fixture(scope="module")
-def pixel_space(tmp_path_factory) -> live_search.SearchSpace:
-    # Cosine on raw pixels: no trained network, so a drawing's neighbours depend on its shape only.
-    return make_space(tmp_path_factory.mktemp("pixels"), PixelEncoder(), images=500)
 
 
 # --- exercise 1: centring by mass ---------------------------------------------------------------
