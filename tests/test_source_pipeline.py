@@ -73,7 +73,7 @@ def test_recipes_that_differ_only_in_measurement_share_a_run():
         source.SourceRecipe(batch_size=1)
 
 
-def run_briefly(small, recipe, *, budget_s=1.0):
+def run_briefly(small, recipe, *, budget_s=1.0, epochs=None):
     images, labels = small
     torch.manual_seed(0)
     pairs = source.SourcePairs(to_network_input(images), labels, rng=np.random.default_rng(0))
@@ -84,6 +84,7 @@ def run_briefly(small, recipe, *, budget_s=1.0):
         pairs,
         recipe,
         budget_s=budget_s,
+        epochs=epochs,
         evaluate=lambda model: float(next(scores)),
         eval_every_s=0.05,
     )
@@ -91,10 +92,12 @@ def run_briefly(small, recipe, *, budget_s=1.0):
 
 
 def test_fixed_pairs_stay_fixed_and_fresh_pairs_are_redrawn(small):
-    fixed_run, fixed, first = run_briefly(small, source.SourceRecipe())
-    assert fixed_run.epochs >= 2 and torch.equal(fixed.partner, first)
-    fresh_run, fresh, first = run_briefly(small, source.SourceRecipe(fresh_pairs=True))
-    assert fresh_run.epochs >= 2 and not torch.equal(fresh.partner, first)
+    # Three epochs, not a time budget: on a busy machine one second may not reach a second epoch.
+    fixed_run, fixed, first = run_briefly(small, source.SourceRecipe(), budget_s=None, epochs=3)
+    assert fixed_run.epochs == 3 and torch.equal(fixed.partner, first)
+    fresh = source.SourceRecipe(fresh_pairs=True)
+    fresh_run, redrawn, first = run_briefly(small, fresh, budget_s=None, epochs=3)
+    assert fresh_run.epochs == 3 and not torch.equal(redrawn.partner, first)
 
 
 def test_a_run_counts_its_work_and_keeps_a_real_copy_of_its_best_evaluation(small):
