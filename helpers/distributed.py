@@ -276,6 +276,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=256, help="the global batch")
     parser.add_argument("--temperature", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="train on this many digits only")
     parser.add_argument("--out", type=Path, default=Path("checkpoints/07_torchrun"))
     return parser.parse_args(argv)
 
@@ -294,7 +295,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend, timeout=timedelta(minutes=5))  # env:// from torchrun
     try:
+        if args.data_source == "mnist" and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+            data.load_digits("mnist", download=True)  # one download per machine, first
+        dist.barrier()
         digits = data.load_digits(args.data_source)
+        if args.limit is not None:  # a quick smoke run
+            digits = replace(
+                digits,
+                train_images=digits.train_images[: args.limit],
+                train_labels=digits.train_labels[: args.limit],
+            )
         torch.manual_seed(args.seed)  # rank 0's initial weights reach every rank through DDP
         network = model.EmbeddingNet()
         config = training.TrainConfig(

@@ -106,12 +106,13 @@ def launch(
     """Run `worker(*args)` in `world_size` new processes joined in one group; each rank's result.
 
     Taught in 07_scaling_out. Works from a notebook: the processes are started with "spawn", so
-    `worker` must be importable (defined in a module, not in the notebook). The rendezvous store
+    `worker` must be importable (defined in a module, not in the notebook; `functools.partial`
+    of such a function passes keyword arguments). The rendezvous store
     lives in this process on a port the operating system picks, so two launches never collide.
     When a worker raises, its rank and message come back as `WorkerFailed` and the other workers
     are stopped; the same happens to all of them after `timeout_s`, or on Ctrl-C.
     """
-    if getattr(worker, "__module__", "__main__") == "__main__":
+    if getattr(getattr(worker, "func", worker), "__module__", "__main__") == "__main__":
         raise ValueError(
             f"{getattr(worker, '__name__', worker)!r} is defined in the notebook or script "
             "itself; spawned processes cannot import it. Put it in a module (a .py file) and "

@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import copy
 import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from helpers import data, distributed, launch, losses, model, training
+from helpers import checkpoints, data, distributed, launch, losses, model, training
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ATOL, RTOL = 1e-12, 1e-9
 
@@ -210,3 +217,23 @@ def test_similarity_bytes_of_a_clip_sized_batch():
     assert distributed.similarity_bytes(
         32_768, world_size=256, bytes_per_value=2, sharded=True
     ) == (128 * 32_768 * 2)
+
+
+def test_torchrun_runs_the_same_training_and_writes_a_checkpoint(tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    command = [
+        torchrun,
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "helpers.distributed",
+        *("--epochs", "1", "--batch-size", "32", "--limit", "128", "--out", str(tmp_path)),
+    ]
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rank 0: 1 epochs" in done.stdout
+    rebuilt = checkpoints.rebuild_model(tmp_path / "best.pt")
+    assert isinstance(rebuilt, model.EmbeddingNet)
