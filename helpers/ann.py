@@ -166,7 +166,7 @@ def write_table(
     labels: torch.Tensor | None = None,
     name: str = "vectors",
 ) -> Any:
-    """A LanceDB table in `folder` (an old one of that name is replaced): id, label, vector.
+    """A LanceDB table in `folder` (an old one of that name is deleted): id, label, vector.
 
     Taught in 07_scaling_out. The vectors (N, dim) are stored scaled to length 1 as float32, so
     LanceDB's cosine distance and the torch truth rank them alike. Returns the open table.
@@ -186,7 +186,8 @@ def write_table(
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(unit.ravel()), unit.shape[1]),
     }
     database = _lancedb().connect(Path(folder))
-    return database.create_table(name, data=pa.table(columns), mode="overwrite")
+    database.drop_table(name, ignore_missing=True)  # its files go too: reruns do not pile up
+    return database.create_table(name, data=pa.table(columns))
 
 
 @dataclass(frozen=True)
@@ -255,15 +256,6 @@ def index_bytes(table: Any) -> int:
 def folder_bytes(folder: str | Path) -> int:
     """Bytes of every file under `folder`."""
     return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
-
-
-def resident_bytes() -> int | None:
-    """This process's resident memory on Linux (None elsewhere): to see what an index loads."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass

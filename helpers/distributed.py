@@ -219,11 +219,11 @@ def fit_worker(model: nn.Module, loss_fn: nn.Module, digits: Any, config: Any) -
 
     Taught in 07_scaling_out. `config.batch_size` is the global batch: each of the W processes
     trains on batch_size / W of its own shard of the training digits (seed + rank draws its
-    augmentations), and fit itself is unchanged. Every process validates on the whole validation
+    augmentations and dropout masks), and fit itself is unchanged. Every process validates on the whole validation
     split, with its own shard as the 1-NN gallery. A time budget would stop the processes at
     different steps, so it is refused.
     """
-    from helpers import training  # imported here: the step workers do not need pandas or tqdm
+    from helpers import runtime, training  # here: the step workers need no pandas or tqdm
 
     rank, world_size = dist.get_rank(), dist.get_world_size()
     if config.time_budget_s is not None:
@@ -236,6 +236,7 @@ def fit_worker(model: nn.Module, loss_fn: nn.Module, digits: Any, config: Any) -
             f"batch_size {config.batch_size} must split into {world_size} equal parts of 2 or more."
         )
     local = replace(config, batch_size=config.batch_size // world_size, seed=config.seed + rank)
+    runtime.seed_everything(local.seed)  # this process's dropout masks, the same on every rerun
     wrapped = wrap(model)
     started = time.perf_counter()
     result = training.fit(

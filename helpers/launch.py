@@ -11,6 +11,7 @@ Taught in 07_scaling_out.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,6 +69,10 @@ def _run_rank(
     dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
     try:
         result = worker(*args)
+    except BaseException:  # note when, before the cleanup below makes the others fail too
+        (Path(folder) / f"rank_{rank}.failed").write_text(str(time.time_ns()))
+        raise
+    else:
         partial = Path(folder) / f".rank_{rank}.pt.partial"
         torch.save(result, partial)
         partial.rename(Path(folder) / f"rank_{rank}.pt")  # the parent never reads half a file
@@ -88,10 +93,26 @@ def _stop(context: mp.ProcessContext, *, grace_s: float = 5.0) -> None:
             process.join()
 
 
-def _failure(error: Exception) -> WorkerFailed:
-    """A WorkerFailed whose first line names the rank and the worker's own error message."""
-    rank = getattr(error, "error_index", "?")
-    text = str(error).strip()
+def _failure(context: mp.ProcessContext, error: Exception, folder: str) -> WorkerFailed:
+    """The error of the worker that failed first: the others usually fail because it did.
+
+    Each failing worker notes when it failed (`_run_rank`), and torch's spawn wrapper pickles
+    its traceback into an error file; the earliest failure is the root cause (a peer's
+    "connection closed" comes after it). torch's error files are removed once read.
+    """
+    written = []
+    for rank, path in enumerate(context.error_files):
+        if path and os.path.exists(path):
+            noted = Path(folder) / f"rank_{rank}.failed"
+            when = int(noted.read_text()) if noted.exists() else os.stat(path).st_mtime_ns
+            with open(path, "rb") as handle:
+                written.append((when, rank, pickle.load(handle)))
+            os.unlink(path)
+    if written:
+        _, rank, text = min(written)
+    else:  # killed by a signal or an exit code: no Python traceback to show
+        rank, text = getattr(error, "error_index", "?"), str(error)
+    text = str(text).strip()
     last = text.splitlines()[-1] if text else type(error).__name__
     return WorkerFailed(f"worker rank {rank} failed: {last}\n\n{text}")
 
@@ -142,7 +163,7 @@ def launch(
                         "stopped; raise timeout_s if the work is simply long."
                     )
         except (mp.ProcessRaisedException, mp.ProcessExitedException) as error:
-            raise _failure(error) from None
+            raise _failure(context, error, folder) from None
         finally:
             _stop(context)
         return [

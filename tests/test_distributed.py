@@ -35,21 +35,18 @@ def _max_relative(left: dict[str, torch.Tensor], right: dict[str, torch.Tensor])
     return max(float((left[k] - right[k]).abs().max() / right[k].abs().max()) for k in right)
 
 
-def _proof_worker(net, loss_fn, x_1, x_2, labels):
-    """Steps of one rank: gathered with gradients (with and without labels), plain, train-mode BN."""
-    train_mode = copy.deepcopy(net).train()
+def _worker(net, loss_fn, x_1, x_2, labels, digits, config):
+    """One rank's share of every check, so the tests pay for starting processes once."""
+    trained = copy.deepcopy(net).float().train()
+    fit = distributed.fit_worker(trained, loss_fn, digits, config)
+    fit["checksum"] = float(sum(p.double().sum() for p in trained.parameters()))
     return {
         "gathered": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, None, True),
         "gathered_labels": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, labels),
         "plain": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, None, False),
-        "train_mode": distributed.step_worker(train_mode, loss_fn, x_1, x_2, None, True),
+        "train_mode": distributed.step_worker(copy.deepcopy(net).train(), loss_fn, x_1, x_2),
+        "fit": fit,
     }
-
-
-def _fit_worker(net, loss_fn, digits, config):
-    result = distributed.fit_worker(net, loss_fn, digits, config)
-    result["checksum"] = float(sum(p.double().sum() for p in net.parameters()))
-    return result
 
 
 def _fail_on_rank_1():
@@ -74,7 +71,12 @@ def batch():
 
 @pytest.fixture(scope="module")
 def two_processes(batch):
-    return launch.launch(_proof_worker, *batch, world_size=2, timeout_s=120)
+    digits = data.load_digits("sample")
+    small = replace(
+        digits, train_images=digits.train_images[:256], train_labels=digits.train_labels[:256]
+    )
+    config = training.TrainConfig(epochs=1, batch_size=32, batches="labelled_views")
+    return launch.launch(_worker, *batch, small, config, world_size=2, timeout_s=180)
 
 
 def test_two_processes_equal_one_process_on_the_whole_batch(batch, two_processes):
@@ -107,22 +109,15 @@ def test_train_mode_batchnorm_normalises_each_process_on_its_own_half(batch, two
     assert _max_relative(two, gradients) > 0.01  # statistics of 4 digits differ from those of 8
 
 
-def test_distributed_fit_trains_the_same_weights_on_every_process():
-    digits = data.load_digits("sample")
-    small = replace(
-        digits, train_images=digits.train_images[:256], train_labels=digits.train_labels[:256]
-    )
-    config = training.TrainConfig(epochs=1, batch_size=32, batches="labelled_views")
-    torch.manual_seed(0)
-    net = model.EmbeddingNet(embedding_dim=16)
-    results = launch.launch(_fit_worker, net, losses.InfoNCELoss(), small, config, timeout_s=180)
-    assert [r["rank"] for r in results] == [0, 1]
-    assert results[0]["checksum"] == results[1]["checksum"]  # DDP kept the weights in step
-    assert [len(r["history"]) for r in results] == [1, 1]
-    assert results[0]["history"][0]["examples"] == 128  # 4 steps of 16 digits on each process
+def test_distributed_fit_trains_the_same_weights_on_every_process(two_processes):
+    fits = [result["fit"] for result in two_processes]
+    assert [fit["rank"] for fit in fits] == [0, 1]
+    assert fits[0]["checksum"] == fits[1]["checksum"]  # DDP kept the weights in step
+    assert [len(fit["history"]) for fit in fits] == [1, 1]
+    assert fits[0]["history"][0]["examples"] == 128  # 4 steps of 16 digits on each process
     rebuilt = model.EmbeddingNet(embedding_dim=16)
-    rebuilt.load_state_dict(results[0]["state"])
-    assert results[1]["state"] is None
+    rebuilt.load_state_dict(fits[0]["state"])
+    assert fits[1]["state"] is None
 
 
 def test_a_worker_error_reaches_the_caller_with_its_message_and_stops_the_rest():
@@ -156,7 +151,7 @@ def one_process_group():
     dist.destroy_process_group()
 
 
-def test_fit_worker_refuses_a_time_budget_and_a_batch_that_does_not_split(one_process_group):
+def test_fit_worker_refuses_a_time_budget(one_process_group):
     digits = data.load_digits("sample")
     net, loss_fn = model.EmbeddingNet(), losses.InfoNCELoss()
     budget = training.TrainConfig(batches="labelled_views", time_budget_s=5.0)
