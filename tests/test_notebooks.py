@@ -19,6 +19,7 @@ EXPECTED = [
     "04_training.ipynb",
     "05_embedding_space.ipynb",
     "06_any_to_any_search.ipynb",
+    "07_scaling_out.ipynb",
 ]
 NOTEBOOKS = [ROOT / "notebooks" / name for name in EXPECTED]
 
