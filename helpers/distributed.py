@@ -27,7 +27,9 @@ import torch.distributed.nn.functional as autograd_collectives
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from helpers import checkpoints, data, model, recipes, runtime
 from helpers.launch import default_backend, rank_device
+from helpers.training import Batch, TrainConfig, fit, train_step
 
 
 def gather(tensor: torch.Tensor, *, with_grad: bool = True) -> torch.Tensor:
@@ -76,7 +78,7 @@ class GatheredLoss(nn.Module):
         super().__init__()
         self.loss_fn = loss_fn
         self.with_grad = with_grad
-        self.batch_kind = getattr(loss_fn, "batch_kind", None)  # what fit checks
+        self.batch_kinds = getattr(loss_fn, "batch_kinds", None)  # what fit checks
 
     def forward(
         self, z_1: torch.Tensor, z_2: torch.Tensor, labels: torch.Tensor | None = None
@@ -104,7 +106,7 @@ class SplitBatchLoss(nn.Module):
             raise ValueError(f"groups must be a whole number of at least 1, got {groups!r}.")
         self.loss_fn = loss_fn
         self.groups = groups
-        self.batch_kind = getattr(loss_fn, "batch_kind", None)
+        self.batch_kinds = getattr(loss_fn, "batch_kinds", None)
 
     def forward(
         self, z_1: torch.Tensor, z_2: torch.Tensor, labels: torch.Tensor | None = None
@@ -114,10 +116,16 @@ class SplitBatchLoss(nn.Module):
                 f"A batch of {len(z_1)} does not split into {self.groups} equal groups; use a "
                 "batch size that is a multiple of groups."
             )
-        parts_1, parts_2 = z_1.chunk(self.groups), z_2.chunk(self.groups)  # groups x (b/g, dim)
-        parts_y = [None] * self.groups if labels is None else labels.chunk(self.groups)
-        losses = [self.loss_fn(a, b, y) for a, b, y in zip(parts_1, parts_2, parts_y, strict=True)]
-        return torch.stack(losses).mean()
+        size = len(z_1) // self.groups
+        parts_1 = z_1.reshape(self.groups, size, -1)  # (groups, b / groups, dim)
+        parts_2 = z_2.reshape(self.groups, size, -1)  # (groups, b / groups, dim)
+        # torch.vmap calls loss_fn on every group at once: the same numbers as a loop over the
+        # groups (the tests check it), without a Python loop of many small losses per step.
+        if labels is None:
+            losses = torch.vmap(lambda a, b: self.loss_fn(a, b, None))(parts_1, parts_2)
+        else:
+            losses = torch.vmap(self.loss_fn)(parts_1, parts_2, labels.reshape(self.groups, size))
+        return losses.mean()  # (groups,) -> the mean over groups
 
 
 def negatives_per_anchor(batch_size: int, *, groups: int = 1) -> int:
@@ -164,67 +172,60 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def loss_and_gradients(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    x_1: torch.Tensor,
-    x_2: torch.Tensor,
-    labels: torch.Tensor | None = None,
+    model: nn.Module, loss_fn: nn.Module, batch: Batch
 ) -> tuple[float, dict[str, torch.Tensor]]:
-    """One training step without the optimizer: the loss and the gradient of every weight.
+    """`training.train_step` with a learning rate of 0: the loss, and the gradient of every weight.
 
-    Taught in 07_scaling_out, to compare one process with several. The inputs move to the
-    model's device; the gradients come back on the CPU, named as in the unwrapped model.
+    Taught in 07_scaling_out, to compare one process with several: the very step `fit` takes,
+    whose optimiser leaves the weights as they were. The batch moves to the model's device; the
+    gradients come back on the CPU, named as in the unwrapped model. The model's mode is kept.
     """
     device = next(model.parameters()).device
-    model.zero_grad(set_to_none=True)
-    y = None if labels is None else labels.to(device)
-    loss = loss_fn(model(x_1.to(device)), model(x_2.to(device)), y)
-    loss.backward()
+    batch = tuple(None if part is None else part.to(device) for part in batch)
+    standing_still = torch.optim.SGD(model.parameters(), lr=0.0)  # the step changes no weight
+    loss = train_step(model, loss_fn, batch, standing_still)
     inner = model.module if isinstance(model, DistributedDataParallel) else model
     gradients = {
         name: weight.grad.detach().cpu().clone() for name, weight in inner.named_parameters()
     }
-    return float(loss.detach()), gradients
+    return float(loss), gradients
+
+
+def my_part(batch: Batch) -> Batch:
+    """This process's equal, contiguous slice of every part of a global batch (None stays None)."""
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    size = len(batch[0]) // world_size
+    if len(batch[0]) % world_size or size < 1:
+        raise ValueError(
+            f"A batch of {len(batch[0])} does not split evenly over {world_size} processes."
+        )
+    return tuple(None if part is None else part[rank * size : (rank + 1) * size] for part in batch)
 
 
 def step_worker(
-    model: nn.Module,
-    loss_fn: nn.Module,
-    x_1: torch.Tensor,
-    x_2: torch.Tensor,
-    labels: torch.Tensor | None = None,
-    with_grad: bool = True,
+    model: nn.Module, loss_fn: nn.Module, batch: Batch, *, with_grad: bool = True
 ) -> tuple[float, dict[str, torch.Tensor]]:
     """One process's share of one step on a global batch: it embeds only its own slice of it.
 
-    Taught in 07_scaling_out. Run by `launch`; returns `loss_and_gradients` after
-    DistributedDataParallel averaged the gradients, so every rank returns the same values.
+    Taught in 07_scaling_out. Run by `launch`; returns `loss_and_gradients` of the model in
+    DistributedDataParallel with the loss in `GatheredLoss`, so after DDP's average every rank
+    returns the same values. `with_grad=False` gathers with a plain all_gather instead.
     """
-    rank, world_size = dist.get_rank(), dist.get_world_size()
-    if len(x_1) % world_size:
-        raise ValueError(
-            f"A batch of {len(x_1)} does not split evenly over {world_size} processes."
-        )
-    size = len(x_1) // world_size
-    mine = slice(rank * size, (rank + 1) * size)
-    y = None if labels is None else labels[mine]
-    wrapped = wrap(model)
-    return loss_and_gradients(
-        wrapped, GatheredLoss(loss_fn, with_grad=with_grad), x_1[mine], x_2[mine], y
-    )
+    gathered = GatheredLoss(loss_fn, with_grad=with_grad)
+    return loss_and_gradients(wrap(model), gathered, my_part(batch))
 
 
-def fit_worker(model: nn.Module, loss_fn: nn.Module, digits: Any, config: Any) -> dict[str, Any]:
+def fit_worker(
+    model: nn.Module, loss_fn: nn.Module, digits: Any, config: TrainConfig
+) -> dict[str, Any]:
     """One process's share of a distributed `training.fit`; rank 0 also returns the weights.
 
     Taught in 07_scaling_out. `config.batch_size` is the global batch: each of the W processes
     trains on batch_size / W of its own shard of the training digits (seed + rank draws its
-    augmentations and dropout masks), and fit itself is unchanged. Every process validates on the whole validation
-    split, with its own shard as the 1-NN gallery. A time budget would stop the processes at
-    different steps, so it is refused.
+    augmentations and dropout masks), and `fit` itself is unchanged. Every process validates on
+    the whole validation split, with its own shard as the 1-NN gallery. A time budget would stop
+    the processes at different steps, so it is refused.
     """
-    from helpers import runtime, training  # here: the step workers need no pandas or tqdm
-
     rank, world_size = dist.get_rank(), dist.get_world_size()
     if config.time_budget_s is not None:
         raise ValueError(
@@ -237,9 +238,11 @@ def fit_worker(model: nn.Module, loss_fn: nn.Module, digits: Any, config: Any) -
         )
     local = replace(config, batch_size=config.batch_size // world_size, seed=config.seed + rank)
     runtime.seed_everything(local.seed)  # this process's dropout masks, the same on every rerun
+    if config.channels_last:  # before DDP: its gradient buckets follow the weights' layout
+        model = model.to(memory_format=torch.channels_last)
     wrapped = wrap(model)
     started = time.perf_counter()
-    result = training.fit(
+    result = fit(
         wrapped,
         GatheredLoss(loss_fn),
         shard(digits, rank=rank, world_size=world_size, seed=config.seed),
@@ -270,23 +273,30 @@ def similarity_bytes(
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="torchrun --nproc-per-node 2 -m helpers.distributed",
-        description="Train the series' network with supervised InfoNCE across processes.",
+        description="Train the series' recipe (helpers.recipes) across processes.",
     )
-    parser.add_argument("--data-source", default="sample", help='"sample", "mnist" or "kaggle"')
+    parser.add_argument(
+        "--data-source",
+        default=None,
+        help='"sample", "mnist" or "kaggle" (default: the series\' rule)',
+    )
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=256, help="the global batch")
-    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="the global batch (default: the recipe's per process)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, default=None, help="train on this many digits only")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="use this many training and validation digits"
+    )
     parser.add_argument("--out", type=Path, default=Path("checkpoints/07_torchrun"))
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point for torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT."""
-    from helpers import checkpoints, data, losses, model, training
-
-    args = _parse(argv)
+def _join_torchrun_group() -> torch.device:
+    """Join the group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)."""
     if "RANK" not in os.environ:
         raise SystemExit(
             "Start this with torchrun, e.g. torchrun --nproc-per-node 2 -m helpers.distributed"
@@ -295,35 +305,48 @@ def main(argv: Sequence[str] | None = None) -> None:
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend, timeout=timedelta(minutes=5))  # env:// from torchrun
+    return rank_device()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point for torchrun: the series' recipe in `fit_worker`; rank 0 saves best.pt."""
+    args = _parse(argv)
+    device = _join_torchrun_group()
     try:
-        if args.data_source == "mnist" and int(os.environ.get("LOCAL_RANK", "0")) == 0:
+        source = args.data_source or data.default_source(device)
+        if source == "mnist" and int(os.environ.get("LOCAL_RANK", "0")) == 0:
             data.load_digits("mnist", download=True)  # one download per machine, first
         dist.barrier()
-        digits = data.load_digits(args.data_source)
-        if args.limit is not None:  # a quick smoke run
+        digits = data.load_digits(source)
+        if args.limit is not None:  # a quick smoke run: fewer training and validation digits
             digits = replace(
                 digits,
-                train_images=digits.train_images[: args.limit],
-                train_labels=digits.train_labels[: args.limit],
+                **{
+                    f"{split}_{part}": getattr(digits, f"{split}_{part}")[: args.limit]
+                    for split in ("train", "val")
+                    for part in ("images", "labels")
+                },
             )
+        recipe = recipes.series_config(device, epochs=args.epochs, seed=args.seed)
+        batch_size = args.batch_size or recipe.batch_size * dist.get_world_size()
+        config = replace(recipe, batch_size=batch_size)
         torch.manual_seed(args.seed)  # rank 0's initial weights reach every rank through DDP
         network = model.EmbeddingNet()
-        config = training.TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, batches="labelled_views", seed=args.seed
-        )
-        result = fit_worker(network, losses.InfoNCELoss(args.temperature), digits, config)
+        result = fit_worker(network, recipes.series_loss(), digits, config)
         if dist.get_rank() == 0:
             network.load_state_dict(result["state"])
             checkpoint = checkpoints.make_checkpoint(
                 network,
-                epoch=len(result["history"]),
+                epoch=result["best_epoch"],
                 config=config.to_dict(),
                 history=result["history"],
+                data=digits,  # every shard's digits: what check_held_out compares with
             )
             path = checkpoints.save_checkpoint(args.out / "best.pt", checkpoint)
-            last = result["history"][-1]
+            best = result["history"][result["best_epoch"] - 1]
             print(
-                f"rank 0: {len(result['history'])} epochs, val_1nn {last['val_1nn']:.3f}, saved {path}"
+                f"rank 0: {len(result['history'])} epochs, best epoch {result['best_epoch']} "
+                f"val_1nn {best['val_1nn']:.3f}, saved {path}"
             )
     finally:
         dist.destroy_process_group()

@@ -39,12 +39,13 @@ def _worker(net, loss_fn, x_1, x_2, labels, digits, config):
     """One rank's share of every check, so the tests pay for starting processes once."""
     trained = copy.deepcopy(net).float().train()
     fit = distributed.fit_worker(trained, loss_fn, digits, config)
-    fit["checksum"] = float(sum(p.double().sum() for p in trained.parameters()))
+    fit["checksum"] = float(sum(p.detach().double().sum() for p in trained.parameters()))
+    views, labelled = (x_1, x_2, None), (x_1, x_2, labels)
     return {
-        "gathered": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, None, True),
-        "gathered_labels": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, labels),
-        "plain": distributed.step_worker(copy.deepcopy(net), loss_fn, x_1, x_2, None, False),
-        "train_mode": distributed.step_worker(copy.deepcopy(net).train(), loss_fn, x_1, x_2),
+        "gathered": distributed.step_worker(copy.deepcopy(net), loss_fn, views),
+        "gathered_labels": distributed.step_worker(copy.deepcopy(net), loss_fn, labelled),
+        "plain": distributed.step_worker(copy.deepcopy(net), loss_fn, views, with_grad=False),
+        "train_mode": distributed.step_worker(copy.deepcopy(net).train(), loss_fn, views),
         "fit": fit,
     }
 
@@ -73,7 +74,11 @@ def batch():
 def two_processes(batch):
     digits = data.load_digits("sample")
     small = replace(
-        digits, train_images=digits.train_images[:256], train_labels=digits.train_labels[:256]
+        digits,
+        train_images=digits.train_images[:128],
+        train_labels=digits.train_labels[:128],
+        val_images=digits.val_images[:64],
+        val_labels=digits.val_labels[:64],
     )
     config = training.TrainConfig(epochs=1, batch_size=32, batches="labelled_views")
     return launch.launch(_worker, *batch, small, config, world_size=2, timeout_s=180)
@@ -82,16 +87,31 @@ def two_processes(batch):
 def test_two_processes_equal_one_process_on_the_whole_batch(batch, two_processes):
     net, loss_fn, x_1, x_2, labels = batch
     for key, y in [("gathered", None), ("gathered_labels", labels)]:
-        loss, gradients = distributed.loss_and_gradients(net, loss_fn, x_1, x_2, y)
+        loss, gradients = distributed.loss_and_gradients(net, loss_fn, (x_1, x_2, y))
         for rank_loss, rank_gradients in (result[key] for result in two_processes):
             assert rank_loss == pytest.approx(loss, rel=RTOL)
             for name, gradient in gradients.items():
                 torch.testing.assert_close(rank_gradients[name], gradient, atol=ATOL, rtol=RTOL)
 
 
+def test_loss_and_gradients_is_a_train_step_that_leaves_weights_and_mode_alone(batch):
+    net, loss_fn, x_1, x_2, labels = batch
+    before = {name: value.clone() for name, value in net.state_dict().items()}
+    loss, gradients = distributed.loss_and_gradients(net, loss_fn, (x_1, x_2, labels))
+    assert not net.training  # eval mode kept: BatchNorm stays frozen
+    assert all(torch.equal(value, before[name]) for name, value in net.state_dict().items())
+    by_hand = copy.deepcopy(net)
+    by_hand.zero_grad()
+    manual = loss_fn(*by_hand(torch.cat([x_1, x_2])).chunk(2), labels)  # one forward pass
+    manual.backward()
+    assert loss == pytest.approx(float(manual.detach()), rel=1e-12)
+    for name, weight in by_hand.named_parameters():
+        torch.testing.assert_close(gradients[name], weight.grad, atol=0, rtol=1e-12)
+
+
 def test_a_plain_gather_loses_the_other_processes_share_of_the_gradient(batch, two_processes):
     net, loss_fn, x_1, x_2, _ = batch
-    loss, gradients = distributed.loss_and_gradients(net, loss_fn, x_1, x_2)
+    loss, gradients = distributed.loss_and_gradients(net, loss_fn, (x_1, x_2, None))
     for result in two_processes:
         plain_loss, plain = result["plain"]
         assert plain_loss == pytest.approx(loss, rel=RTOL)  # the forward pass is the same
@@ -104,7 +124,8 @@ def test_a_plain_gather_loses_the_other_processes_share_of_the_gradient(batch, t
 
 def test_train_mode_batchnorm_normalises_each_process_on_its_own_half(batch, two_processes):
     net, loss_fn, x_1, x_2, _ = batch
-    _, gradients = distributed.loss_and_gradients(copy.deepcopy(net).train(), loss_fn, x_1, x_2)
+    train_mode = copy.deepcopy(net).train()
+    _, gradients = distributed.loss_and_gradients(train_mode, loss_fn, (x_1, x_2, None))
     _, two = two_processes[0]["train_mode"]
     assert _max_relative(two, gradients) > 0.01  # statistics of 4 digits differ from those of 8
 
@@ -114,7 +135,7 @@ def test_distributed_fit_trains_the_same_weights_on_every_process(two_processes)
     assert [fit["rank"] for fit in fits] == [0, 1]
     assert fits[0]["checksum"] == fits[1]["checksum"]  # DDP kept the weights in step
     assert [len(fit["history"]) for fit in fits] == [1, 1]
-    assert fits[0]["history"][0]["examples"] == 128  # 4 steps of 16 digits on each process
+    assert fits[0]["history"][0]["examples"] == 64  # 4 steps of 16 digits on each process
     rebuilt = model.EmbeddingNet(embedding_dim=16)
     rebuilt.load_state_dict(fits[0]["state"])
     assert fits[1]["state"] is None
@@ -163,7 +184,7 @@ def test_gathered_loss_of_one_process_is_the_loss(one_process_group, batch):
     _, loss_fn, _, _, labels = batch
     z_1, z_2 = torch.randn(8, 16, dtype=torch.float64), torch.randn(8, 16, dtype=torch.float64)
     gathered = distributed.GatheredLoss(loss_fn)
-    assert gathered.batch_kind == loss_fn.batch_kind  # fit checks it against the batches
+    assert gathered.batch_kinds == loss_fn.batch_kinds  # fit checks it against the batches
     assert float(gathered(z_1, z_2, labels)) == pytest.approx(float(loss_fn(z_1, z_2, labels)))
 
 
@@ -175,12 +196,20 @@ def test_without_a_process_group_the_gathered_loss_is_the_plain_loss(batch):
 
 def test_split_batch_loss_averages_the_loss_of_each_group():
     loss_fn = losses.InfoNCELoss(temperature=0.5)
-    z_1, z_2 = torch.randn(12, 5), torch.randn(12, 5)
-    assert torch.equal(distributed.SplitBatchLoss(loss_fn, groups=1)(z_1, z_2), loss_fn(z_1, z_2))
-    by_hand = (
-        loss_fn(z_1[:4], z_2[:4]) + loss_fn(z_1[4:8], z_2[4:8]) + loss_fn(z_1[8:], z_2[8:])
-    ) / 3
-    torch.testing.assert_close(distributed.SplitBatchLoss(loss_fn, groups=3)(z_1, z_2), by_hand)
+    generator = torch.Generator().manual_seed(0)
+    z_1 = torch.randn(12, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    z_2 = torch.randn(12, 5, generator=generator, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 0, 2, 1, 1, 0, 2, 2, 0, 1, 2])
+    one = distributed.SplitBatchLoss(loss_fn, groups=1)(z_1, z_2)
+    torch.testing.assert_close(one, loss_fn(z_1, z_2), atol=0, rtol=1e-12)
+    for y in (None, labels):
+        parts = [slice(0, 4), slice(4, 8), slice(8, 12)]
+        by_hand = sum(loss_fn(z_1[p], z_2[p], None if y is None else y[p]) for p in parts) / 3
+        split = distributed.SplitBatchLoss(loss_fn, groups=3)(z_1, z_2, y)
+        torch.testing.assert_close(split, by_hand, atol=0, rtol=1e-12)
+        (gradient,) = torch.autograd.grad(split, z_1)  # vmap's backward: the loop's gradient
+        (expected,) = torch.autograd.grad(by_hand, z_1)
+        torch.testing.assert_close(gradient, expected, atol=1e-15, rtol=1e-12)
     with pytest.raises(ValueError, match="does not split into 5 equal groups"):
         distributed.SplitBatchLoss(loss_fn, groups=5)(z_1, z_2)
     with pytest.raises(ValueError, match="groups must be a whole number"):
@@ -214,6 +243,7 @@ def test_similarity_bytes_of_a_clip_sized_batch():
     ) == (128 * 32_768 * 2)
 
 
+@pytest.mark.e2e  # three Python processes import torch one after another: slow for `make test`
 def test_torchrun_runs_the_same_training_and_writes_a_checkpoint(tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     command = [
@@ -232,3 +262,5 @@ def test_torchrun_runs_the_same_training_and_writes_a_checkpoint(tmp_path):
     assert "rank 0: 1 epochs" in done.stdout
     rebuilt = checkpoints.rebuild_model(tmp_path / "best.pt")
     assert isinstance(rebuilt, model.EmbeddingNet)
+    digits = data.load_digits("sample")  # the checkpoint records what it trained on
+    assert "held out" in checkpoints.check_held_out(tmp_path / "best.pt", digits)
