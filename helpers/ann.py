@@ -23,6 +23,7 @@ from torch import nn
 
 from helpers.evaluation import cosine_top_k, encode
 from helpers.pairs import Augmentation, augment
+from helpers.runtime import amp_policy
 
 INDEX_KINDS = ("IVF_PQ", "IVF_HNSW_SQ", "IVF_FLAT")
 
@@ -41,16 +42,6 @@ def _last_dropout_and_linear(model: nn.Module) -> tuple[nn.Dropout, nn.Linear]:
     return layers[-2], layers[-1]
 
 
-def _fast_half(device: torch.device) -> bool:
-    """Half precision pays on CUDA and on CPUs with native bf16 instructions (AVX-512 BF16, AMX)."""
-    if device.type == "cuda":
-        return True
-    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
-    return device.type == "cpu" and bool(
-        capabilities.get("avx512_bf16") or capabilities.get("amx_tile")
-    )
-
-
 class _Views(nn.Module):
     """Maps view numbers to embeddings: view i shows image i % N, randomly transformed."""
 
@@ -64,16 +55,15 @@ class _Views(nn.Module):
         self.generator = torch.Generator().manual_seed(seed)  # the transforms (pairs.augment)
         self.masks = torch.Generator(device=device).manual_seed(seed + 1)  # the dropout masks
         self.last = _last_dropout_and_linear(model) if dropout_draws > 1 else None
+        self.precision = amp_policy(device)  # fp16 on CUDA, bf16 where a CPU runs it natively
         self.hidden: list[torch.Tensor] = []
         self.train(model.training)  # `encode` restores this mode, so it must be the model's
 
     def forward(self, view: torch.Tensor) -> torch.Tensor:
-        device = view.device
         chosen = self.images[view % len(self.images)]  # (B, 28, 28) uint8
         x = augment(chosen, generator=self.generator, augmentation=Augmentation())
         x = x.contiguous(memory_format=torch.channels_last)  # (B, 1, 28, 28), faster convolutions
-        dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-        with torch.autocast(device.type, dtype=dtype, enabled=_fast_half(device)):
+        with self.precision.autocast():
             if self.last is None:
                 return self.model(x).float()  # (B, dim)
             dropout, linear = self.last
@@ -84,10 +74,12 @@ class _Views(nn.Module):
                 self.model(x)
             finally:
                 grab.remove()
-            hidden = self.hidden.pop().repeat_interleave(self.dropout_draws, dim=0)  # (B*D, h)
-            keep = torch.full_like(hidden, 1.0 - dropout.p, dtype=torch.float32)
-            mask = torch.bernoulli(keep, generator=self.masks)  # a fresh mask per draw
-            return linear(hidden * mask / (1.0 - dropout.p)).float()  # (B * D, dim), as in training
+            hidden = self.hidden.pop()  # (B, h): the input of the last dropout
+            draws = (len(hidden), self.dropout_draws, hidden.shape[1])
+            kept = torch.rand(draws, generator=self.masks, device=hidden.device) >= dropout.p
+            scaled = hidden[:, None, :] / (1.0 - dropout.p)  # (B, 1, h), as dropout scales
+            noisy = torch.where(kept, scaled, 0.0)  # (B, D, h): a fresh mask per draw
+            return linear(noisy.flatten(0, 1)).float()  # (B * D, dim)
 
 
 def embed_views(
