@@ -6,13 +6,15 @@ pipelines see the same digits (the offline sample's split) on the same machine, 
 for the same budget of training seconds (evaluation is not counted). Prints a table whose first
 row is the headline, and writes bench/results.json. A script that prints figures, not a test.
 
-The source pipeline is rebuilt from the chapter's description: a pandas DataFrame walked with
-`iterrows`, one random partner per row drawn with NumPy, both images passed through
-`ToPILImage()`, `ToTensor()`, `Normalize(0.5, 0.5)` as float32 (which scrambles the pixels on
-current torchvision), pairs drawn once and reused every epoch, a DataLoader with batch 16, the
-cosine-MSE loss, Adam 1e-3 with StepLR(10, 0.1). Its embedding is measured twice: properly (eval
-mode) and with its own loop (train mode, no_grad). Everything else here is `helpers` code: the
-series side is `fit` itself, and the recipes are `TrainConfig` values in bench/recipes.py.
+The source pipeline is `helpers.source_pipeline` with every one of the chapter's choices
+(`SourceRecipe()`): a pandas DataFrame walked with `iterrows`, one random partner per row drawn
+with NumPy, each image passed through `ToPILImage()`, `ToTensor()`, `Normalize(0.5, 0.5)` as
+float32 (which scrambles the pixels on current torchvision), pairs drawn once and reused every
+epoch, a DataLoader with batch 16, the cosine-MSE loss, Adam 1e-3 with StepLR(10, 0.1). It lives
+in `helpers` because notebook 04 removes its choices one at a time (and Colab has no bench/
+folder). Its embedding is measured twice: properly (eval mode) and with its own loop (train mode,
+no_grad). Everything else here is `helpers` code too: the series side is `fit` itself, and the
+recipes are `TrainConfig` values in bench/recipes.py.
 """
 
 from __future__ import annotations
@@ -32,10 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
@@ -43,137 +42,14 @@ sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 import harness  # noqa: E402
 import recipes  # noqa: E402
 
+from helpers import source_pipeline as source  # noqa: E402
 from helpers.data import Digits, load_digits  # noqa: E402
 from helpers.evaluation import embed, knn_accuracy  # noqa: E402
-from helpers.losses import CosineMSELoss  # noqa: E402
 from helpers.model import EmbeddingNet  # noqa: E402
 from helpers.pairs import draw_pairs, pair_batches  # noqa: E402
 from helpers.runtime import seed_everything  # noqa: E402
 
 RESULTS = BENCH / "results.json"
-
-
-# ---- The source's pipeline, rebuilt ------------------------------------------------------------
-
-
-class SourcePairDataset(Dataset):
-    """The source's dataset: one pass of `iterrows`, a random partner per row, PIL transforms."""
-
-    def __init__(self, frame: pd.DataFrame, transform: transforms.Compose) -> None:
-        by_label = {label: frame[frame.label == label].to_numpy() for label in frame.label.unique()}
-        others = {label: frame[frame.label != label].to_numpy() for label in frame.label.unique()}
-        self.items = []
-        for _, row in frame.iterrows():
-            values = row.to_numpy()
-            label, anchor = values[0], values[1:].reshape(28, 28)
-            if np.random.randint(0, 2) == 0:  # same digit; may be this very row
-                partner_row = by_label[label][np.random.randint(0, len(by_label[label]))]
-            else:
-                partner_row = others[label][np.random.randint(0, len(others[label]))]
-            target = 1.0 if partner_row[0] == label else 0.0
-            partner = partner_row[1:].reshape(28, 28)
-            self.items.append(
-                (
-                    transform(anchor.astype(np.float32)),
-                    transform(partner.astype(np.float32)),
-                    target,
-                    label,
-                )
-            )
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int):
-        return self.items[index]
-
-
-def source_transform() -> transforms.Compose:
-    return transforms.Compose(
-        [transforms.ToPILImage(), transforms.ToTensor(), transforms.Normalize(0.5, 0.5)]
-    )
-
-
-def scrambled_pixels() -> dict[str, float]:
-    """What the source's transform makes of a few pixel values (0 should be -1, 255 should be +1)."""
-    transform = source_transform()
-    return {
-        str(value): round(float(transform(np.full((28, 28), value, dtype=np.float32))[0, 0, 0]), 4)
-        for value in (0, 1, 128, 255)
-    }
-
-
-def as_frame(images: torch.Tensor, labels: torch.Tensor) -> pd.DataFrame:
-    """Digits as the Kaggle CSV's table: a label column, then pixel0..pixel783."""
-    frame = pd.DataFrame(images.reshape(len(images), -1).numpy().astype(np.int64))
-    frame.columns = [f"pixel{i}" for i in range(784)]
-    frame.insert(0, "label", labels.numpy())
-    return frame
-
-
-def train_source(
-    dataset: Dataset,
-    budget_s: float,
-    *,
-    batch_size: int = 16,
-    evaluate: Callable[[torch.nn.Module], float] | None = None,
-    eval_every_s: float | None = None,
-) -> dict:
-    """The source's loop for `budget_s` seconds of training steps (epochs of 4,000 reused pairs).
-
-    With `evaluate`, validation 1-NN is measured every `eval_every_s` seconds of training (the
-    clock stops while it is measured), so the time to reach an accuracy can be read off.
-    """
-    net = EmbeddingNet()
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
-    loss_function = CosineMSELoss()  # the same equation as the source's ContrastiveLoss
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0)
-    trained_s, pairs, epochs, last_eval = 0.0, 0, 0, 0.0
-    evaluations: list[dict] = []
-    while trained_s < budget_s:
-        net.train()
-        start = time.perf_counter()
-        for anchor, partner, target, _ in loader:
-            if trained_s + time.perf_counter() - start >= budget_s:
-                break
-            optimizer.zero_grad()
-            loss = loss_function(net(anchor), net(partner), target.to(torch.float32))
-            loss.item()  # the source reads every batch's loss
-            loss.backward()
-            optimizer.step()
-            pairs += len(anchor)
-            now = trained_s + time.perf_counter() - start
-            if evaluate is not None and eval_every_s and now - last_eval >= eval_every_s:
-                trained_s, last_eval = now, now
-                evaluations.append({"trained_s": now, "pairs": pairs, "val_1nn": evaluate(net)})
-                net.train()
-                start = time.perf_counter()
-        trained_s += time.perf_counter() - start
-        scheduler.step()
-        epochs += 1
-    if evaluate is not None:
-        evaluations.append({"trained_s": trained_s, "pairs": pairs, "val_1nn": evaluate(net)})
-    return {
-        "net": net,
-        "trained_s": trained_s,
-        "pairs": pairs,
-        "epochs": epochs,
-        "evaluations": evaluations,
-    }
-
-
-def source_own_loop_embeddings(
-    net: torch.nn.Module, dataset: Dataset
-) -> tuple[np.ndarray, np.ndarray]:
-    """The source's embedding loop: batches of 16 in train mode under no_grad (BatchNorm drifts)."""
-    outputs, labels = [], []
-    net.train()
-    with torch.no_grad():
-        for anchor, _, _, label in DataLoader(dataset, batch_size=16, shuffle=True):
-            outputs.append(net(anchor).numpy())
-            labels.append(label.numpy())
-    return np.concatenate(outputs), np.concatenate(labels)
 
 
 # ---- The runs ----------------------------------------------------------------------------------
@@ -189,47 +65,47 @@ def median_seconds(action: Callable[[], None], repeats: int = 5) -> float:
 
 
 def run_source(digits: Digits, budget_s: float, *, eval_every_s: float) -> dict:
-    """The rebuilt source pipeline: pair building, training, and its embedding measured twice."""
-    seed_everything(0)
-    train_frame = as_frame(digits.train_images, digits.train_labels)
-    val_frame = as_frame(digits.val_images, digits.val_labels)
+    """The rebuilt source pipeline (helpers.source_pipeline): pair building, training, and its
+    embedding measured twice (eval mode, and the chapter's own train-mode loop)."""
+    recipe = source.SourceRecipe()  # every one of the chapter's choices
+    train_frame = source.as_frame(digits.train_images, digits.train_labels)
     start = time.perf_counter()
-    train_set = SourcePairDataset(train_frame, source_transform())
+    train_set = source.pairs_from_frame(train_frame, rng=np.random.default_rng(0))
     build_s = time.perf_counter() - start
-    val_set = SourcePairDataset(val_frame, source_transform())
-    same_image = sum(
-        1
-        for (anchor, partner, target, _) in train_set.items
-        if target == 1.0 and torch.equal(anchor, partner)
-    )
-    gallery = torch.stack([item[0] for item in train_set.items])  # scrambled, as it trained
-    queries = torch.stack([item[0] for item in val_set.items])
+    gallery = (train_set.pixels, train_set.labels)  # scrambled, as it trained
+    queries = {"val": (source.source_pixels(digits.val_images, scrambled=True), digits.val_labels)}
 
     def evaluate(net: torch.nn.Module) -> float:  # eval mode, the series' 1-NN
         return knn_accuracy(
-            embed(net, gallery), digits.train_labels, embed(net, queries), digits.val_labels
+            embed(net, gallery[0]), gallery[1], embed(net, queries["val"][0]), digits.val_labels
         )
 
-    run = train_source(train_set, budget_s, evaluate=evaluate, eval_every_s=eval_every_s)
-    own_gallery, own_gallery_labels = source_own_loop_embeddings(run["net"], train_set)
-    own_queries, own_query_labels = source_own_loop_embeddings(run["net"], val_set)
-    evaluations = run["evaluations"]
+    seed_everything(0)
+    run = source.train_source(
+        EmbeddingNet(),
+        train_set,
+        recipe,
+        budget_s=budget_s,
+        evaluate=evaluate,
+        eval_every_s=eval_every_s,
+    )
+    evaluations = run.evaluations
     return {
         "seed_pair_build_s": build_s,
-        "seed_train_pairs_per_s": run["pairs"] / run["trained_s"],
-        "seed_train_images_per_s": 2 * run["pairs"] / run["trained_s"],
-        "seed_epochs": run["epochs"],
-        "seed_pairs_trained": run["pairs"],
+        "seed_train_pairs_per_s": run.pairs / run.trained_s,
+        "seed_train_images_per_s": run.images / run.trained_s,
+        "seed_epochs": run.epochs,
+        "seed_pairs_trained": run.pairs,
         "seed_val_1nn": evaluations[-1]["val_1nn"],
-        "seed_val_1nn_own_loop": knn_accuracy(
-            own_gallery, own_gallery_labels, own_queries, own_query_labels
-        ),
+        "seed_val_1nn_own_loop": source.source_scores(run, recipe, gallery, queries)["val"],
         "seed_best_val_1nn": max(e["val_1nn"] for e in evaluations),
         "seed_time_to_095_s": harness.time_to(evaluations, 0.95),
         "seed_time_to_097_s": harness.time_to(evaluations, 0.97),
         "seed_evaluations": evaluations,
-        "seed_positives_that_are_the_anchor": same_image,
-        "seed_transform_of_pixels": scrambled_pixels(),
+        "seed_positives_that_are_the_anchor": train_set.self_pairs(),
+        "seed_transform_of_pixels": {
+            str(value): round(result, 4) for value, result in source.scrambled_values().items()
+        },
     }
 
 

@@ -16,6 +16,8 @@ Reading order for a newcomer follows the notebooks: data -> pairs -> model -> lo
   supervised and self-supervised (03, 04), cross-modal symmetric InfoNCE (06)
 - training: TrainConfig, train_step, train_epoch and fit (04)
 - bookkeeping: what fit keeps track of: time budget, best weights, checkpoint files, progress (04)
+- source_pipeline: the source chapter's pipeline, rebuilt so that its choices can be removed one
+  at a time (04's waterfall; bench times it)
 - checkpoints: save, load and rebuild models, check evaluation digits were held out (04, 05)
 - evaluation: embeddings in eval mode, k-NN, recall@k, ROC AUC, silhouette (04, 05)
 - projection: UMAP and PCA views of an embedding space (05)

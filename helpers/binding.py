@@ -81,6 +81,29 @@ def cross_modal_recall(
     }
 
 
+def nearest_cosines(embeddings: Embeddings) -> pd.DataFrame:
+    """Mean cosine between each query and its nearest item of every modality, as a table.
+
+    Taught in 06_any_to_any_search: what one unfiltered search ranks by. Rows are query
+    modalities, columns target modalities; within a modality a query never finds itself. When
+    the diagonal is far above the rest of its row, an unfiltered search returns only the query's
+    own modality.
+    """
+    import pandas as pd
+
+    names = list(embeddings)
+    table = torch.zeros(len(names), len(names))  # (M, M)
+    for row, query in enumerate(names):
+        for column, target in enumerate(names):
+            scores, _ = cosine_top_k(
+                embeddings[query], embeddings[target], k=1, exclude_self=query == target
+            )  # (Nq, 1)
+            table[row, column] = scores.mean()
+    return pd.DataFrame(table.numpy(), index=names, columns=names).rename_axis(
+        index="query", columns="target"
+    )
+
+
 def chance_recall(labels: torch.Tensor, *, k: int) -> float:
     """Recall@k of a search that ranks targets at random, for targets with these labels.
 

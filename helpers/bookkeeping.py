@@ -62,10 +62,14 @@ class TrainingClock:
     def start(self) -> None:
         self._started = time.perf_counter()
 
+    def elapsed(self) -> float:
+        """Seconds since `start` (not yet added to `spent_s`)."""
+        return time.perf_counter() - self._started
+
     def exhausted(self) -> bool:
         """True once this call's training seconds reach the budget (never without one)."""
         if self.budget_s is not None and not self.reached:
-            self.reached = self.spent_s + time.perf_counter() - self._started >= self.budget_s
+            self.reached = self.spent_s + self.elapsed() >= self.budget_s
         return self.reached
 
     def stop(self) -> float:

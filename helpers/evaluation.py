@@ -10,6 +10,7 @@ Taught in 05_embedding_space (and used by `fit` for the validation 1-NN accuracy
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -205,11 +206,54 @@ def knn_accuracy(
             f"knn_accuracy needs one label per item: {len(gallery)} gallery items with "
             f"{len(gallery_labels)} labels, {len(queries)} queries with {len(query_labels)} labels."
         )
+    return float(
+        _knn_predictions(gallery, gallery_labels, queries, k=k).eq(query_labels).float().mean()
+    )
+
+
+def _knn_predictions(
+    gallery: torch.Tensor, gallery_labels: torch.Tensor, queries: torch.Tensor, *, k: int
+) -> torch.Tensor:
+    """The digit each query's k nearest gallery items (cosine) vote for (M,)."""
     _, nearest = cosine_top_k(queries, gallery, k=k)  # (M, k)
     classes, class_of = torch.unique(gallery_labels, return_inverse=True)  # (C,), (N,)
     votes = F.one_hot(class_of[nearest], len(classes)).sum(dim=1)  # (M, C)
-    predicted = classes[votes.argmax(dim=1)]  # (M,) the first, so smallest, of tied digits
-    return float((predicted == query_labels).float().mean())
+    return classes[votes.argmax(dim=1)]  # (M,) the first, so smallest, of tied digits
+
+
+def mean_interval(values: float | list[float] | np.ndarray) -> tuple[float, float]:
+    """The mean of one score or of several runs, and the half-width of its 95% t-interval.
+
+    Taught in 04_training: three seeds of a run give a mean and an interval (Student's t); one
+    score gives a half-width of 0. Every value must be a finite number.
+    """
+    array = np.atleast_1d(np.asarray(values, dtype=float))
+    if array.size == 0 or not np.all(np.isfinite(array)):
+        raise ValueError(
+            f"Every score must be a finite number (or a list of them), got {values!r}."
+        )
+    if array.size == 1:
+        return float(array[0]), 0.0
+    from scipy import stats
+
+    spread = stats.t.ppf(0.975, df=array.size - 1) * array.std(ddof=1) / np.sqrt(array.size)
+    return float(array.mean()), float(spread)
+
+
+def accuracy_interval(accuracy: float, count: int) -> tuple[float, float]:
+    """The 95% interval (Wilson's) of an accuracy measured on `count` items, from scipy.
+
+    Taught in 04_training: one accuracy near 0.95 on 1,000 test digits is uncertain by about
+    +-0.014, so a difference of 0.005 between two models says nothing.
+    """
+    from scipy.stats import binomtest
+
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be a whole number of items, at least 1; got {count!r}.")
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"accuracy must lie in [0, 1], got {accuracy}.")
+    interval = binomtest(round(accuracy * count), count).proportion_ci(method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def recall_at_k(
@@ -222,10 +266,14 @@ def recall_at_k(
 
     Taught in 05_embedding_space. Leave-one-out: an item is never its own neighbour.
     """
-    z, y = _flat(embeddings), _labels(labels)
-    _, nearest = cosine_top_k(z, z, k=max(ks), exclude_self=True)  # (N, max_k)
-    hit = y[nearest] == y[:, None]  # (N, max_k)
+    hit = _recall_hits(_flat(embeddings), _labels(labels), k=max(ks))  # (N, max_k)
     return {f"recall@{k}": float(hit[:, :k].any(dim=1).float().mean()) for k in ks}
+
+
+def _recall_hits(z: torch.Tensor, y: torch.Tensor, *, k: int) -> torch.Tensor:
+    """Whether each item's i-th nearest other item (cosine) is of its digit (N, k), best first."""
+    _, nearest = cosine_top_k(z, z, k=k, exclude_self=True)  # (N, k)
+    return y[nearest] == y[:, None]  # (N, k)
 
 
 def pair_similarities(
@@ -333,3 +381,100 @@ def reference_table(
     if trained_model is not None:
         rows["trained network"] = evaluate_model(trained_model, digits)
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+# --- how sure is a number? 95% intervals for the scores a conclusion rests on -------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured score and its 95% interval, printed as `0.991 [0.983, 0.995]`."""
+
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def seed_interval(values: list[float] | np.ndarray) -> Estimate:
+    """Mean of one score over several seeds (or of per-seed differences) with a Student-t interval.
+
+    Taught in 05_embedding_space. It measures how much the score moves between runs, not between
+    samples of digits: a difference whose interval holds 0 is within the seeds' noise.
+    """
+    from scipy import stats
+
+    array = np.asarray(values, dtype=float).reshape(-1)
+    if len(array) < 2 or not np.isfinite(array).all():
+        raise ValueError(f"seed_interval needs finite scores of at least 2 seeds, got {values!r}.")
+    spread = float(array.std(ddof=1) / np.sqrt(len(array)))  # standard error of the mean
+    half = float(stats.t.ppf(0.975, df=len(array) - 1)) * spread
+    return Estimate(float(array.mean()), float(array.mean()) - half, float(array.mean()) + half)
+
+
+def proportion_interval(hits: torch.Tensor | np.ndarray) -> Estimate:
+    """Share of True values (e.g. right answers) with its Wilson 95% interval (scipy's binomtest)."""
+    from scipy import stats
+
+    flags = _numpy(hits).reshape(-1).astype(bool)
+    if len(flags) == 0:
+        raise ValueError("proportion_interval needs at least one right-or-wrong value.")
+    low, high = stats.binomtest(int(flags.sum()), len(flags)).proportion_ci(method="wilson")
+    return Estimate(float(flags.mean()), float(low), float(high))
+
+
+def auc_interval(positive: np.ndarray, negative: np.ndarray) -> Estimate:
+    """`same_digit_auc` with the 95% interval of Hanley and McNeil (1982), a normal approximation."""
+    auc, n_pos, n_neg = same_digit_auc(positive, negative), len(positive), len(negative)
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    variance = auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
+    half = 1.96 * float(np.sqrt(max(variance, 0.0) / (n_pos * n_neg)))
+    return Estimate(auc, max(auc - half, 0.0), min(auc + half, 1.0))
+
+
+def silhouette_interval(
+    embeddings: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, *, seed: int = 0
+) -> Estimate:
+    """Silhouette (cosine) with a t-interval over the digits' own silhouette values.
+
+    The values of different digits are not independent (each one's depends on the others), so the
+    interval is approximate. Above 2,000 digits a seeded sample of 2,000 is scored.
+    """
+    from sklearn.metrics import silhouette_samples
+
+    array, y = _flat(embeddings).numpy(), _numpy(labels).reshape(-1)
+    if len(array) > 2000:
+        rows = np.random.default_rng(seed).choice(len(array), 2000, replace=False)
+        array, y = array[rows], y[rows]
+    values = silhouette_samples(array, y, metric="cosine")  # (N,)
+    interval = seed_interval(values)  # the same t-interval, over digits instead of seeds
+    return Estimate(float(values.mean()), interval.low, interval.high)
+
+
+Values = torch.Tensor | np.ndarray  # embeddings (N, dim), images or labels (N,)
+
+
+def final_scores(
+    embeddings: Values, labels: Values, *, gallery: Values, gallery_labels: Values
+) -> dict[str, Estimate]:
+    """The metrics of `evaluate_embeddings`, each with its 95% interval, on one held-out split.
+
+    Taught in 05_embedding_space: the closing table, on the test digits, reported once. k-NN
+    searches the `gallery` (the training embeddings); recall, AUC and silhouette stay within the
+    held-out set.
+    """
+    gallery, gallery_y = _flat(gallery), _labels(gallery_labels)
+    z, y = _flat(embeddings), _labels(labels)
+    recall = _recall_hits(z, y, k=5)  # (N, 5)
+    positive, negative = pair_similarities(z, y)
+    return {
+        **{
+            f"{k}-NN": proportion_interval(_knn_predictions(gallery, gallery_y, z, k=k) == y)
+            for k in (1, 5)
+        },
+        **{f"recall@{k}": proportion_interval(recall[:, :k].any(dim=1)) for k in (1, 5)},
+        "same_digit_auc": auc_interval(positive, negative),
+        "silhouette": silhouette_interval(z, y),
+    }

@@ -178,3 +178,41 @@ class SpectrogramAudioEncoder(nn.Module):
         x = gelu(self.conv_1(x))  # (N, channels, frames)
         x = gelu(self.conv_2(x))  # (N, channels, frames)
         return self.head(x.amax(dim=2))  # (N, embedding_dim)
+
+
+# --- a projection head: what SimCLR's loss reads, on top of the embedding that is kept ----------
+
+
+class ProjectionHead(nn.Sequential):
+    """A small MLP on top of an embedding: Linear, ReLU, Linear; the contrastive loss reads its output.
+
+    Taught in 03_network_and_loss. SimCLR (Chen et al. 2020) trains `head(encoder(x))` with the
+    loss and keeps `encoder(x)`, the embedding below the head, for search and other tasks; the head
+    is thrown away. Input (batch, embedding_dim), output (batch, projection_dim). A plain
+    `nn.Sequential` of the same three layers has the same parameter names, so weights move freely.
+    """
+
+    def __init__(
+        self, embedding_dim: int = 64, *, hidden_dim: int = 64, projection_dim: int = 32
+    ) -> None:
+        for name, size in (
+            ("embedding_dim", embedding_dim),
+            ("hidden_dim", hidden_dim),
+            ("projection_dim", projection_dim),
+        ):
+            if size < 1:
+                raise ValueError(f"{name} must be at least 1, got {size}.")
+        super().__init__(
+            nn.Linear(embedding_dim, hidden_dim),  # (batch, hidden_dim)
+            nn.ReLU(),
+            nn.Linear(hidden_dim, projection_dim),  # (batch, projection_dim)
+        )
+        self.embedding_dim = embedding_dim
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if h.ndim != 2 or h.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"ProjectionHead reads embeddings shaped (batch, {self.embedding_dim}), got "
+                f"{tuple(h.shape)}; put it after the encoder: nn.Sequential(encoder, head)."
+            )
+        return super().forward(h)  # (batch, projection_dim)

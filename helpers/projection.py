@@ -230,6 +230,86 @@ def layout_scores(
     }
 
 
+def _nearest_on(points: torch.Tensor, k: int) -> torch.Tensor:
+    """Each point's k nearest other points by Euclidean distance (N, k), nearest first."""
+    distances = torch.cdist(points, points)  # (N, N)
+    distances.fill_diagonal_(float("inf"))  # a point is not its own neighbour
+    return distances.topk(k, dim=1, largest=False).indices  # (N, k)
+
+
+def kept_neighbours(
+    embeddings: torch.Tensor | np.ndarray,
+    points: torch.Tensor | np.ndarray,
+    *,
+    k: int = 10,
+    metric: str = "cosine",
+) -> float:
+    """Share of each item's k nearest others in the space that are among its k nearest on the map.
+
+    Taught in 05_embedding_space. 1.0: the map keeps every neighbourhood; a random map keeps about
+    k / N. Neighbours in the space are found with `metric` ("cosine", what the series' losses and
+    searches use, through `evaluation.cosine_top_k`; or "euclidean"), on the map by Euclidean
+    distance, the distance the eye reads.
+    """
+    space = torch.as_tensor(_matrix(embeddings))  # (N, dim)
+    flat = torch.as_tensor(_matrix(points, name="points"))  # (N, 2)
+    if len(space) != len(flat):
+        raise ValueError(f"{len(space)} embeddings but {len(flat)} map points; pass one each.")
+    if not 1 <= k < len(space):
+        raise ValueError(f"k={k} needs 1 <= k < the number of points ({len(space)}).")
+    if metric not in UMAP_METRICS:
+        raise ValueError(f"metric={metric!r}: use one of {UMAP_METRICS}.")
+    if metric == "cosine":
+        from helpers.evaluation import cosine_top_k
+
+        _, in_space = cosine_top_k(space, space, k=k, exclude_self=True)  # (N, k)
+    else:
+        in_space = _nearest_on(space, k)  # (N, k)
+    on_map = _nearest_on(flat, k)  # (N, k)
+    kept = (in_space[:, :, None] == on_map[:, None, :]).any(dim=2)  # (N, k)
+    return float(kept.double().mean())
+
+
+@dataclass(frozen=True)
+class SeededMaps:
+    """UMAP maps of one space drawn with several seeds, and the scores of each map."""
+
+    metric: str
+    seeds: tuple[int, ...]
+    maps: list[np.ndarray]  # one (N, 2) map per seed
+    scores: dict[str, list[float]]  # score name -> one value per seed, in the order of `seeds`
+
+
+def umap_over_seeds(
+    embeddings: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    *,
+    metric: str = "cosine",
+    seeds: tuple[int, ...] = (0, 1, 2),
+    k: int = 5,
+    neighbours: int = 10,
+    **umap_options: object,
+) -> SeededMaps:
+    """One UMAP map per seed, each scored on the map: k-NN, silhouette and kept neighbours.
+
+    Taught in 05_embedding_space. One map is one draw: a difference between two kinds of map
+    counts only when it stands out of their spread over seeds. The scores are `layout_scores`
+    (k-NN and silhouette read off the map) and `kept_neighbours` (against the space's cosine
+    neighbours, whichever distance drew the map). `umap_options` go to `umap_2d`.
+    """
+    if len(seeds) < 1 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r}: give one or more different seeds.")
+    maps, scores = [], {f"{k}-NN": [], "silhouette": [], "kept neighbours": []}
+    for seed in seeds:
+        points = umap_2d(embeddings, metric=metric, seed=seed, **umap_options)  # (N, 2)
+        layout = layout_scores(points, labels, k=k)
+        scores[f"{k}-NN"].append(layout["knn"])
+        scores["silhouette"].append(layout["silhouette"])
+        scores["kept neighbours"].append(kept_neighbours(embeddings, points, k=neighbours))
+        maps.append(points)
+    return SeededMaps(metric=metric, seeds=tuple(seeds), maps=maps, scores=scores)
+
+
 def round_points(points: np.ndarray, *, decimals: int = 3) -> np.ndarray:
     """Coordinates rounded for a plotly figure: a small notebook, the same picture to the eye."""
     return np.round(np.asarray(points, dtype=np.float64), decimals)

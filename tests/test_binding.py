@@ -111,3 +111,22 @@ def test_neighbour_agreement_across_modalities_only_searches_the_others():
     assert agreement == 1.0 and chance == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="no candidate"):
         binding.neighbour_agreement(embeddings, digit, across=torch.zeros(6, dtype=torch.int64))
+
+
+def test_nearest_cosines_match_a_naive_loop_and_leave_each_query_out():
+    space = {"image": torch.randn(12, 5, generator=seeded(2)), "audio": torch.randn(9, 5)}
+    space["image"][1] = 3 * space["image"][0]  # a near copy: the image row's diagonal is 1
+    table = binding.nearest_cosines(space)
+    assert list(table.index) == list(table.columns) == ["image", "audio"]
+    for query, rows in space.items():
+        for target, others in space.items():
+            best = [
+                max(
+                    F.cosine_similarity(row, other, dim=0).item()
+                    for j, other in enumerate(others)
+                    if not (query == target and i == j)
+                )
+                for i, row in enumerate(rows)
+            ]
+            assert table.loc[query, target] == pytest.approx(sum(best) / len(best), abs=1e-6)
+    assert table.loc["image", "image"] > table.loc["image", "audio"]

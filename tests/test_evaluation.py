@@ -178,3 +178,23 @@ def test_search_in_chunks_gives_the_same_neighbours(monkeypatch):
     chunked = cosine_top_k(points, points, k=3, exclude_self=True)
     assert torch.equal(whole[1], chunked[1]) and torch.allclose(whole[0], chunked[0], atol=1e-6)
     assert not (chunked[1] == torch.arange(50)[:, None]).any()  # never itself
+
+
+def test_accuracy_interval_is_wilsons_and_refuses_nonsense():
+    low, high = evaluation.accuracy_interval(0.95, 1000)
+    assert (low, high) == pytest.approx((0.9347, 0.9619), abs=1e-4)  # Wilson, 950 of 1,000
+    low_small, high_small = evaluation.accuracy_interval(0.95, 500)
+    assert high_small - low_small > high - low  # fewer digits, wider interval
+    assert evaluation.accuracy_interval(1.0, 10)[1] == 1.0
+    with pytest.raises(ValueError, match="count"):
+        evaluation.accuracy_interval(0.9, 0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        evaluation.accuracy_interval(1.2, 10)
+
+
+def test_mean_interval_uses_students_t_over_runs():
+    assert evaluation.mean_interval(0.9) == (0.9, 0.0)
+    mean, half = evaluation.mean_interval([0.97, 0.98, 0.99])
+    assert mean == pytest.approx(0.98) and half == pytest.approx(4.303 * 0.01 / 3**0.5, abs=1e-4)
+    with pytest.raises(ValueError, match="finite"):
+        evaluation.mean_interval([0.9, float("nan")])

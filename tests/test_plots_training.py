@@ -77,3 +77,91 @@ def test_plot_scores_accepts_numpy_numbers():
 def test_plot_scores_explains_bad_input(scores, references, message):
     with pytest.raises(ValueError, match=message):
         plots.plot_scores(scores, references=references)
+
+
+# ---- 04's figures of runs: curves side by side, marks, and the fix-by-fix waterfall -------------
+
+RUN_A = [{"epoch": e, "train_loss": 1.0 / e, "val_1nn": 0.5 + 0.05 * e} for e in (1, 2, 3)]
+RUN_B = [{"epoch": e, "train_loss": 2.0 / e, "val_1nn": 0.6 + 0.01 * e} for e in (1, 2, 3)]
+
+
+def test_plot_runs_draws_one_line_per_run_on_each_metric_panel():
+    figure = plots.plot_runs(
+        {"fixed": RUN_A, "fresh": RUN_B},
+        references={"untrained": 0.55},
+        marks={"picked": 2},
+        title="two runs",
+    )
+    loss, accuracy = figure.axes
+    assert (
+        loss.get_title() == "training loss" and accuracy.get_title() == "validation 1-NN accuracy"
+    )
+    curves = [line for line in accuracy.lines if len(line.get_xdata()) == 3]
+    assert [line.get_label() for line in curves] == ["fixed", "fresh"]
+    assert list(curves[0].get_ydata()) == pytest.approx([0.55, 0.6, 0.65])
+    flat = [line for line in accuracy.lines if list(line.get_ydata()) == [0.55, 0.55]]
+    assert flat and flat[0].get_label() == "untrained"  # the reference, on the last panel only
+    for axis in figure.axes:
+        assert any(list(line.get_xdata()) == [2, 2] for line in axis.lines)  # the mark
+    assert "picked" in [text.get_text() for text in loss.get_legend().get_texts()]
+
+
+def test_plot_runs_explains_bad_input():
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_runs({})
+    with pytest.raises(ValueError, match="no column 'val_loss'"):
+        plots.plot_runs({"a": RUN_A}, metrics={"val_loss": "validation loss"})
+
+
+def test_plot_history_marks_an_epoch_on_every_panel():
+    history = [
+        {"epoch": e, "train_loss": 1.0, "val_loss": 1.0, "val_1nn": 0.9, "lr": 1e-3}
+        for e in (1, 2, 3)
+    ]
+    figure = plots.plot_history(history, marks={"kept: epoch 2": 2})
+    for axis in figure.axes:
+        assert any(list(line.get_xdata()) == [2, 2] for line in axis.lines)
+
+
+STEPS = {
+    "source": {"validation": 0.60, "test": 0.58},
+    "+ pixels": {"validation": 0.90, "test": 0.91},
+    "+ recipe": {"validation": 0.97, "test": 0.96},
+}
+
+
+def test_plot_waterfall_draws_every_step_and_split_from_zero_with_gains():
+    figure = plots.plot_waterfall(
+        STEPS,
+        counts={"validation": 500, "test": 1000},
+        references={"raw pixels": {"validation": 0.94, "test": 0.95}},
+    )
+    axis = figure.axes[0]
+    widths = [bar.get_width() for bar in axis.patches]
+    assert widths == pytest.approx([0.60, 0.90, 0.97, 0.58, 0.91, 0.96])  # validation, then test
+    assert axis.get_xlim() == (0.0, 1.0)
+    labels = sorted(text.get_text().strip() for text in axis.texts)
+    assert labels == sorted(
+        ["0.600", "0.900 (+0.300)", "0.970 (+0.070)", "0.580", "0.910 (+0.330)", "0.960 (+0.050)"]
+    )
+    ticks = [tick.get_text() for tick in axis.get_yticklabels()]
+    assert ticks == list(STEPS)
+    legend = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert "raw pixels, test (0.950)" in legend and "validation" in legend
+
+
+def test_plot_waterfall_bars_carry_binomial_intervals():
+    from helpers.evaluation import accuracy_interval
+
+    figure = plots.plot_waterfall({"one": {"test": 0.95}}, counts={"test": 1000})
+    (errorbar,) = [c for c in figure.axes[0].containers if hasattr(c, "lines") and c.lines[2]]
+    (segments,) = errorbar.lines[2]
+    (low, _), (high, _) = segments.get_segments()[0]
+    assert (low, high) == pytest.approx(accuracy_interval(0.95, 1000))
+
+
+def test_plot_waterfall_explains_bad_input():
+    with pytest.raises(ValueError, match="at least one step"):
+        plots.plot_waterfall({}, counts={"test": 10})
+    with pytest.raises(ValueError, match="splits"):
+        plots.plot_waterfall({"a": {"validation": 0.9}}, counts={"test": 10})

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.evaluation import mean_interval  # the 95% t-interval of plot_scores
 from helpers.plots.style import finish, series_style
-from helpers.plots.training import _mean_and_interval  # the 95% t-interval of plot_scores
 
 
 def plot_negatives(
@@ -35,7 +35,7 @@ def plot_negatives(
     counts = sorted(scores)
     if counts[0] < 1:
         raise ValueError(f"Negatives per anchor must be at least 1, got {counts[0]}.")
-    summary = [_mean_and_interval(list(scores[count])) for count in counts]
+    summary = [mean_interval(list(scores[count])) for count in counts]
     means = np.array([mean for mean, _ in summary])
     spreads = np.array([spread for _, spread in summary])
     figure, axis = plt.subplots(figsize=size)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from helpers.evaluation import accuracy_interval, mean_interval
 from helpers.plots.style import NEGATIVE, POSITIVE, as_numpy, finish, series_style
 
 if TYPE_CHECKING:
@@ -82,13 +83,15 @@ def plot_history(
     history: object,
     *,
     references: dict[str, float] | None = None,
+    marks: dict[str, float] | None = None,
     title: str | None = None,
     size: tuple[float, float] = (12.0, 3.4),
 ) -> plt.Figure:
     """Three panels per epoch: train and validation loss, validation 1-NN accuracy, learning rate.
 
     Taught in 04_training. `references` draws dashed lines on the accuracy panel, for example
-    `{"raw pixels": 0.941}`, so the curve shows what training bought.
+    `{"raw pixels": 0.941}`, so the curve shows what training bought; `marks` draws dotted
+    vertical lines at named epochs on every panel, for example `{"kept": 6}`.
     """
     frame = _history_frame(history)
     figure, (loss_axis, accuracy_axis, rate_axis) = plt.subplots(1, 3, figsize=size)
@@ -98,25 +101,86 @@ def plot_history(
                 frame.index, frame[column], markersize=3, label=name, **series_style(index)
             )
     loss_axis.set(title="loss", xlabel="epoch")
-    loss_axis.legend(fontsize=8)
     if "val_1nn" in frame:
         accuracy_axis.plot(
             frame.index, frame["val_1nn"], markersize=3, label="network", **series_style(0)
         )
-    for offset, (name, value) in enumerate((references or {}).items()):
-        look = series_style(offset + 1)
-        accuracy_axis.axhline(value, linestyle=look["linestyle"], color=look["color"], label=name)
+    _draw_references(accuracy_axis, references, first_style=1)
     accuracy_axis.set(title="validation 1-NN accuracy", xlabel="epoch")
-    accuracy_axis.legend(fontsize=8)
     if "lr" in frame:
         rate_axis.plot(
             frame.index, frame["lr"], drawstyle="steps-post", markersize=3, **series_style(0)
         )
         rate_axis.set_yscale("log")
     rate_axis.set(title="learning rate", xlabel="epoch")
+    _draw_marks((loss_axis, accuracy_axis, rate_axis), marks)
+    loss_axis.legend(fontsize=8)
+    accuracy_axis.legend(fontsize=8)
     for axis in (loss_axis, accuracy_axis, rate_axis):
         axis.grid(alpha=0.3)
         axis.xaxis.get_major_locator().set_params(integer=True)
+    return finish(figure, title)
+
+
+_MARK_STYLES = (":", (0, (1, 3)), "-.", "--")  # vertical marks, told apart by dash pattern
+
+
+def _draw_references(
+    axis: plt.Axes, references: dict[str, float] | None, *, first_style: int = 0
+) -> None:
+    """Horizontal lines at named values (scores to beat), in neutral tones and line styles."""
+    for offset, (name, value) in enumerate((references or {}).items()):
+        look = series_style(offset + first_style)
+        axis.axhline(value, linestyle=look["linestyle"], color=look["color"], label=name)
+
+
+def _draw_marks(axes: tuple[plt.Axes, ...], marks: dict[str, float] | None) -> None:
+    """Vertical lines at named epochs on every panel, labelled on the first panel's legend."""
+    for index, (name, epoch) in enumerate((marks or {}).items()):
+        for number, axis in enumerate(axes):
+            axis.axvline(
+                epoch,
+                color="#555555",
+                linestyle=_MARK_STYLES[index % len(_MARK_STYLES)],
+                linewidth=1.2,
+                label=name if number == 0 else None,
+            )
+
+
+def plot_runs(
+    runs: dict[str, object],
+    *,
+    metrics: dict[str, str] | None = None,
+    references: dict[str, float] | None = None,
+    marks: dict[str, float] | None = None,
+    title: str | None = None,
+    size: tuple[float, float] = (11.0, 3.4),
+) -> plt.Figure:
+    """Several runs side by side: one panel per metric, one line per run, against the epoch.
+
+    Taught in 04_training (fixed against fresh pairs). A run is a `fit` History, a list of dicts
+    with an "epoch" key, or a DataFrame indexed by epoch. `metrics` maps columns to panel titles
+    (default: training loss and validation 1-NN accuracy); `references` draws dashed lines on the
+    last panel, `marks` dotted vertical lines at named epochs on every panel.
+    """
+    if not runs:
+        raise ValueError("plot_runs needs at least one named run.")
+    metrics = metrics or {"train_loss": "training loss", "val_1nn": "validation 1-NN accuracy"}
+    frames = {name: _history_frame(run) for name, run in runs.items()}
+    figure, axes = plt.subplots(1, len(metrics), figsize=size, squeeze=False)
+    axes = tuple(axes[0])
+    for axis, (column, panel) in zip(axes, metrics.items(), strict=True):
+        for index, (name, frame) in enumerate(frames.items()):
+            if column not in frame:
+                raise ValueError(f"Run {name!r} has no column {column!r}; it has {list(frame)}.")
+            look = series_style(index) | ({} if len(frame) <= 30 else {"marker": None})
+            axis.plot(frame.index, frame[column], markersize=3, label=name, **look)
+        axis.set(title=panel, xlabel="epoch")
+        axis.grid(alpha=0.3)
+    _draw_references(axes[-1], references, first_style=len(frames))
+    _draw_marks(axes, marks)
+    for axis in axes:
+        axis.legend(fontsize=8)
     return finish(figure, title)
 
 
@@ -150,21 +214,6 @@ def plot_similarity_histograms(
     return figure
 
 
-def _mean_and_interval(values: float | list[float] | np.ndarray) -> tuple[float, float]:
-    """The mean of one score or of several runs, and the half-width of its 95% t-interval (0 for one)."""
-    array = np.atleast_1d(np.asarray(values, dtype=float))
-    if array.size == 0 or not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"Every score must be a finite number (or a list of them), got {values!r}."
-        )
-    if array.size == 1:
-        return float(array[0]), 0.0
-    from scipy import stats
-
-    spread = stats.t.ppf(0.975, df=array.size - 1) * array.std(ddof=1) / np.sqrt(array.size)
-    return float(array.mean()), float(spread)
-
-
 def plot_scores(
     scores: dict[str, float | list[float]],
     *,
@@ -182,11 +231,11 @@ def plot_scores(
     if not scores:
         raise ValueError("plot_scores needs at least one named score.")
     references = references or {}
-    summary = [_mean_and_interval(values) for values in scores.values()]
+    summary = [mean_interval(values) for values in scores.values()]
     means = np.array([mean for mean, _ in summary])
     spreads = np.array([spread for _, spread in summary])
     for value in references.values():
-        _mean_and_interval(value)  # the same check: finite numbers only
+        mean_interval(value)  # the same check: finite numbers only
     figure, axis = plt.subplots(figsize=size)
     positions = np.arange(len(means))[::-1]  # the first score on top
     axis.barh(positions, means, xerr=spreads, color="#9a9a9a", height=0.6, capsize=3)
@@ -209,3 +258,55 @@ def plot_scores(
         axis.set_title(title)
     figure.tight_layout()
     return figure
+
+
+def plot_waterfall(
+    steps: dict[str, dict[str, float]],
+    *,
+    counts: dict[str, int],
+    references: dict[str, dict[str, float]] | None = None,
+    title: str | None = None,
+    size: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """One group of bars per step, one bar per split, from zero, with 95% intervals and gains.
+
+    Taught in 04_training (the fix-by-fix waterfall). `steps` maps each step, in order, to its
+    accuracy on every split, e.g. `{"validation": 0.92, "test": 0.91}`; `counts` gives each
+    split's number of digits, for binomial (Wilson) intervals. Each label carries the accuracy and
+    its gain over the step above. `references` draws a dashed line per split for named scores.
+    """
+    if not steps:
+        raise ValueError("plot_waterfall needs at least one step.")
+    splits = list(counts)
+    for name, scores in steps.items():
+        if set(scores) != set(splits):
+            raise ValueError(f"Step {name!r} has splits {sorted(scores)}; counts has {splits}.")
+    height = 0.8 / len(splits)
+    figure, axis = plt.subplots(figsize=size or (8.0, 1.0 + 0.34 * len(steps) * len(splits)))
+    positions = np.arange(len(steps))[::-1]  # the first step on top
+    for offset, split in enumerate(splits):
+        values = np.array([scores[split] for scores in steps.values()])
+        low, high = np.array([accuracy_interval(v, counts[split]) for v in values]).T
+        rows = positions + (len(splits) - 1 - 2 * offset) * height / 2
+        look = series_style(offset)
+        axis.barh(
+            rows, values, height=0.9 * height, color=look["color"], alpha=0.75, label=split,
+            xerr=[values - low, high - values], capsize=2,
+        )  # fmt: skip
+        gains = np.diff(values, prepend=np.nan)
+        for row, value, gain in zip(rows, values, gains, strict=True):
+            text = f" {value:.3f}" + ("" if np.isnan(gain) else f" ({gain:+.3f})")
+            axis.text(0.01, row, text, va="center", fontsize=8, color="white")
+    for index, (name, by_split) in enumerate((references or {}).items()):
+        for offset, split in enumerate(splits):
+            look = series_style(offset)
+            axis.axvline(
+                by_split[split], color=look["color"], linestyle=_MARK_STYLES[index % 4],
+                linewidth=1.2, label=f"{name}, {split} ({by_split[split]:.3f})",
+            )  # fmt: skip
+    axis.set_yticks(positions, list(steps))
+    axis.set_xlim(0.0, 1.0)
+    axis.set_xlabel("1-NN accuracy (95% interval from the number of digits)")
+    axis.grid(alpha=0.3, axis="x")
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return finish(figure, title)
