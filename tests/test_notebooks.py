@@ -37,6 +37,7 @@ FOLLOW_THE_CONVENTIONS: set[str] = {
     "04_training.ipynb",
     "05_embedding_space.ipynb",
     "06_any_to_any_search.ipynb",
+    "07_scaling_out.ipynb",
     "08_playground.ipynb",
 }
 
