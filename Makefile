@@ -50,8 +50,8 @@ run: $(STAMP)
 	@echo "Executed copies are in $(EXECUTED)/; the notebooks in notebooks/ are unchanged."
 
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests bench data notebooks
-	$(BIN)/ruff format --check helpers tests bench data notebooks
+	$(BIN)/ruff check helpers tests bench data notebooks docs
+	$(BIN)/ruff format --check helpers tests bench data notebooks docs
 
 unit: $(STAMP)
 	$(BIN)/pytest tests --ignore=tests/e2e

@@ -28,6 +28,7 @@ TABLE_ROW = re.compile(
     r"^\|\s*\d+\s*\|\s*\[(?P<name>[^\]]+)\]\(notebooks/(?P<file>[^)]+)\)\s*\|"
     r"(?P<what>.*)\|[^|]*\|\s*$"
 )
+SUMMARY_LINK = "docs/SUMMARY.md"  # the README links it; the site shows it as a page of its own
 MARKDOWN_LINK = re.compile(r"\]\((?!https?://|#)(?P<path>[^)]+)\)")
 
 
@@ -53,7 +54,14 @@ def landing_page(readme: str, notebooks: list[Path]) -> str:
         if not TABLE_ROW.match(line) and not line.startswith("| #") and not line.startswith("| ---")
     ).strip()
     # Links into the repository (other than notebooks) lead to GitHub, not to the site.
-    intro = MARKDOWN_LINK.sub(lambda m: f"]({REPO_URL}/blob/{REPO_REF}/{m['path']})", intro)
+    intro = MARKDOWN_LINK.sub(
+        lambda m: (
+            "](summary.md)"
+            if m["path"] == SUMMARY_LINK
+            else f"]({REPO_URL}/blob/{REPO_REF}/{m['path']})"
+        ),
+        intro,
+    )
     described = {
         m["file"]: (m["name"], m["what"].strip()) for m in map(TABLE_ROW.match, lines) if m
     }
@@ -73,7 +81,7 @@ def landing_page(readme: str, notebooks: list[Path]) -> str:
             "Each page shows a notebook as it was committed, outputs included, with a button that opens "
             "it in Google Colab and a link that downloads it. To run the series on your own machine, "
             f"follow the [README]({REPO_URL}/blob/{REPO_REF}/README.md).",
-            "```{toctree}\n:hidden:\n:glob:\n:caption: Notebooks\n\nnotebooks/*\n```\n",
+            "```{toctree}\n:hidden:\n:glob:\n:caption: Notebooks\n\nnotebooks/*\nsummary\n```\n",
         ]
     )
 
@@ -97,6 +105,10 @@ def stage(notebook_dir: Path, readme: Path, source: Path) -> list[Path]:
     (source / STAGED_MARK).write_text("staged by docs/build.py; rewritten on every build\n")
     for path in notebooks:
         shutil.copyfile(path, source / "notebooks" / path.name)
+    # The series on one page, beside the notebooks; its links to ../notebooks/ become site links.
+    summary = ROOT / SUMMARY_LINK
+    text = summary.read_text(encoding="utf-8").replace("](../notebooks/", "](notebooks/")
+    (source / "summary.md").write_text(text, encoding="utf-8")
     page = landing_page(readme.read_text(encoding="utf-8"), notebooks)
     (source / "index.md").write_text(page, encoding="utf-8")
     return notebooks

@@ -20,6 +20,7 @@ Reading order for a newcomer follows the notebooks: data -> pairs -> model -> lo
   at a time (04's waterfall; bench times it)
 - checkpoints: save, load and rebuild models, check evaluation digits were held out (04, 05)
 - evaluation: embeddings in eval mode, k-NN, recall@k, ROC AUC, silhouette (04, 05)
+- intervals: 95% intervals of an accuracy (Wilson) and of a mean over seeds (Student's t) (04, 05)
 - projection: UMAP and PCA views of an embedding space (05)
 - binding: cross-modal recall, modality gap and centring (06)
 - vectordb: one LanceDB table for all modalities, exact and fused search (06)

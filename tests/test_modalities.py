@@ -258,7 +258,7 @@ def test_imu_reads_gravity_at_rest_and_nothing_on_the_gyroscope():
     assert all(torch.equal(a, b) for a, b in zip(one, two, strict=True))
 
 
-def test_exercise_3_finds_the_walking_pace_with_an_fft():
+def test_the_walking_pace_is_found_with_an_fft():
     for step_hz in (1.6, 1.8, 2.0):
         time_s, accelerometer, _ = imu.imu_trace(step_hz=step_hz, generator=seeded(3))
         walking = accelerometer[time_s >= 1.0, 2]
@@ -282,7 +282,7 @@ def test_text_rule_reads_digits_and_number_words_in_five_styles():
     assert vectors[13].abs().sum() == 0  # no number in it
 
 
-def test_exercise_1_keypad_tone_survives_moderate_noise():
+def test_a_keypad_tone_survives_moderate_noise():
     generator = seeded(6)
     tones = [
         audio.dtmf_waveform(digit, noise_std=noise_std, generator=generator)
@@ -343,7 +343,7 @@ def test_toy_run_matches_a_hand_written_loop_and_is_deterministic():
     assert torch.equal(anchor, toy.toy_points(generator=seeded(5))[0])  # inputs left untouched
 
 
-def test_exercise_2_pull_only_loss_collapses_a_shared_encoder():
+def test_a_pull_only_loss_collapses_a_shared_encoder():
     anchor, positives, negatives = toy.toy_points(generator=seeded(0))
 
     def pull_only(a, p, n):
