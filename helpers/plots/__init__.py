@@ -8,6 +8,7 @@
 - space3d: plotly 3-D scatter and animation, renderer choice, static pictures for GitHub (05)
 - search: neighbour galleries, confusions, any-to-any results, recall heatmaps (05, 06)
 - modalities: the seven made-offline modalities, spectrograms, the 2-D toy (01, 06)
+- scaling: accuracy against negatives per anchor, recall against search latency (07)
 
 Every public figure is also reachable here: `from helpers import plots; plots.show_digits(...)`.
 Each function returns its figure, so a notebook can adjust it.
@@ -17,6 +18,7 @@ from helpers.plots.digits import plot_class_counts, show_digits, show_pairs, sho
 from helpers.plots.losses import plot_similarity_matrices
 from helpers.plots.maps import plot_modality_maps, scatter_2d, scatter_maps, static_frames
 from helpers.plots.modalities import plot_modalities, plot_toy_trajectory, show_spectrograms
+from helpers.plots.scaling import plot_negatives, plot_recall_latency
 from helpers.plots.search import (
     audio_players,
     plot_recall_heatmaps,
@@ -51,7 +53,9 @@ __all__ = [
     "plot_lines",
     "plot_modalities",
     "plot_modality_maps",
+    "plot_negatives",
     "plot_recall_heatmaps",
+    "plot_recall_latency",
     "plot_runs",
     "plot_scores",
     "plot_similarity_histograms",
