@@ -26,8 +26,9 @@ SERIES = [
     "05_embedding_space.ipynb",
     "06_any_to_any_search.ipynb",
     "07_scaling_out.ipynb",
+    "08_playground.ipynb",
 ]
-LATER = ["08_playground.ipynb"]  # the rewrite adds these
+LATER: list[str] = []  # notebooks on their way: the tests accept them missing
 PRESENT = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = [ROOT / "notebooks" / name for name in PRESENT if name in SERIES + LATER]
 FOLLOW_THE_CONVENTIONS: set[str] = {
