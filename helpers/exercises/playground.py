@@ -171,21 +171,24 @@ def check_fuse(
     Taught in 08_playground. Tried on the answers to a drawn 7, the word "seven" and a press of
     key 7 (three modalities, five results each), for k = 6 and k = 4.
     """
-    hint = None
-    for query in QUERIES:
-        reply = live_search.answer(space, query, k=5)
-        for k in (6, 4):
-            found, error = attempt(fuse, reply, k)
-            hint = f"your function raised {error}." if error else _fuse_hint(found, reply, k)
-            if hint:
-                break
-        if hint:
-            break
-    right = (
-        "Every modality's best result, then every second best, and so on: a mixed list, "
-        "whatever the modality of the query."
+    hint = next(
+        filter(None, (_fuse_attempt(fuse, space, query, k) for query in QUERIES for k in (6, 4))),
+        None,
     )
-    report(3, hint is None, right=right, hint=hint or "")
+    report(3, hint is None, right=FUSED_RIGHT, hint=hint or "")
+
+
+FUSED_RIGHT = (
+    "Every modality's best result, then every second best, and so on: a mixed list, "
+    "whatever the modality of the query."
+)
+
+
+def _fuse_attempt(fuse: Callable[..., Any], space: live_search.SearchSpace, query: Any, k: int):
+    """The hint for one query and k (None when `fuse` merged that answer right)."""
+    reply = live_search.answer(space, query, k=5)
+    found, error = attempt(fuse, reply, k)
+    return f"your function raised {error}." if error else _fuse_hint(found, reply, k)
 
 
 def _fuse_hint(found: Any, reply: Mapping[str, Any], k: int) -> str | None:
